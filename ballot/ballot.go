@@ -1,0 +1,287 @@
+package ballot
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"filippo.io/edwards25519"
+	"go.dedis.ch/kyber/v3"
+)
+
+// Ballot is an encrypted, signed ballot as it travels and as it is stored on
+// the chain. Contests and selections are in manifest order; every selection
+// is one ciphertext (1 = marked) with a proof that it encrypts 0 or 1, and
+// every contest has a proof that its marks add up to at most its limit.
+type Ballot struct {
+	_          struct{} `cbor:",toarray"`
+	Election   [32]byte // the election fingerprint
+	Station    string   // id of the station where it was cast (for turnout)
+	Credential [ed25519.PublicKeySize]byte
+	Contests   []ContestBallot
+	Signature  [ed25519.SignatureSize]byte // by Credential over SigningBytes
+}
+
+// ContestBallot is one contest of a Ballot.
+type ContestBallot struct {
+	_          struct{} `cbor:",toarray"`
+	Contest    string
+	Selections []EncryptedSelection
+	Proof      RangeProof // the sum of the selections is in 0..limit
+}
+
+// EncryptedSelection is one candidate of a contest: encrypted mark and proof.
+type EncryptedSelection struct {
+	_          struct{} `cbor:",toarray"`
+	Ciphertext Ciphertext
+	Proof      RangeProof // the mark is 0 or 1
+}
+
+// ballotBody is what the credential signs: the ballot without its signature.
+type ballotBody struct {
+	_          struct{} `cbor:",toarray"`
+	Domain     string
+	Election   [32]byte
+	Station    string
+	Credential [ed25519.PublicKeySize]byte
+	Contests   []ContestBallot
+}
+
+const ballotDomain = "urna/v1/ballot"
+
+// MaxBallotSize bounds an encoded ballot (a generous multiple of the largest
+// ballot the manifest limits allow in practice).
+const MaxBallotSize = 1 << 20
+
+// Errors of ballot verification. A *BallotError wraps one of them (and the
+// underlying proof or point error), so errors.Is finds both.
+var (
+	ErrWrongElection  = errors.New("ballot is for another election")
+	ErrBallotShape    = errors.New("ballot does not match the election's contests")
+	ErrBadStation     = errors.New("ballot station id is empty or too long")
+	ErrBadCredential  = errors.New("ballot credential is not a valid public key")
+	ErrBadSignature   = errors.New("ballot signature does not verify")
+	ErrBadCiphertext  = errors.New("selection ciphertext is invalid")
+	ErrSelectionProof = errors.New("selection 0/1 proof does not verify")
+	ErrContestProof   = errors.New("contest limit proof does not verify")
+	ErrOverLimit      = errors.New("more selections marked than the contest allows")
+)
+
+// BallotError says which ballot failed and where.
+type BallotError struct {
+	Ballot    string // tracking code of the ballot
+	Contest   string // contest id, or "" if the failure is not in a contest
+	Selection int    // selection index, or -1
+	Candidate string // candidate id of the selection, or ""
+	Err       error
+}
+
+func (e *BallotError) Error() string {
+	s := "ballot " + e.Ballot
+	if e.Contest != "" {
+		s += fmt.Sprintf(": contest %q", e.Contest)
+	}
+	if e.Selection >= 0 {
+		s += fmt.Sprintf(": selection %d (%q)", e.Selection, e.Candidate)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *BallotError) Unwrap() error { return e.Err }
+
+// Encode returns the canonical bytes of the ballot.
+func (b *Ballot) Encode() []byte { return marshal(b) }
+
+// DecodeBallot decodes a ballot strictly. It checks the encoding only; call
+// VerifyBallot for the cryptography.
+func DecodeBallot(data []byte) (*Ballot, error) {
+	var b Ballot
+	if err := unmarshalStrict(data, &b, MaxBallotSize); err != nil {
+		return nil, fmt.Errorf("ballot: %w", err)
+	}
+	return &b, nil
+}
+
+// Hash is SHA-256 of the canonical ballot bytes.
+func (b *Ballot) Hash() [32]byte { return sha256.Sum256(b.Encode()) }
+
+// TrackingCode is the short, readable form of the ballot's hash that the
+// voter takes home.
+func (b *Ballot) TrackingCode() string { return TrackingCodeOf(b.Hash()) }
+
+// SigningBytes is what the credential signs.
+func (b *Ballot) SigningBytes() []byte {
+	return marshal(&ballotBody{
+		Domain:     ballotDomain,
+		Election:   b.Election,
+		Station:    b.Station,
+		Credential: b.Credential,
+		Contests:   b.Contests,
+	})
+}
+
+// Choices are a voter's plain marks: Choices[c][s] is true when candidate s
+// of contest c (manifest order) is marked.
+type Choices [][]bool
+
+// checkChoices verifies the shape and limits of plain choices.
+func (e *Election) checkChoices(ch Choices) error {
+	if len(ch) != len(e.Manifest.Contests) {
+		return fmt.Errorf("%w: %d contests marked, election has %d", ErrBallotShape, len(ch), len(e.Manifest.Contests))
+	}
+	for i, c := range e.Manifest.Contests {
+		if len(ch[i]) != len(c.Candidates) {
+			return fmt.Errorf("%w: contest %q: %d marks for %d candidates", ErrBallotShape, c.ID, len(ch[i]), len(c.Candidates))
+		}
+		if n := countMarks(ch[i]); n > c.Limit {
+			return fmt.Errorf("%w: contest %q: %d marked, limit %d", ErrOverLimit, c.ID, n, c.Limit)
+		}
+	}
+	return nil
+}
+
+func countMarks(marks []bool) int {
+	n := 0
+	for _, m := range marks {
+		if m {
+			n++
+		}
+	}
+	return n
+}
+
+// Nonces are the encryption nonces of a ballot, [contest][selection]. They
+// are secret: whoever holds them can read the ballot. A terminal keeps them
+// only until the voter casts (then forgets them) or challenges (then
+// publishes them).
+type Nonces [][]kyber.Scalar
+
+// LogValue keeps nonces out of logs.
+func (Nonces) LogValue() slog.Value { return slog.StringValue("[redacted nonces]") }
+
+// NewBallot encrypts a voter's choices, proves them and signs the ballot
+// with the credential. rnd supplies randomness (crypto/rand when nil). It
+// refuses choices over a contest's limit: such a ballot cannot be proved.
+func (e *Election) NewBallot(cred *Credential, station string, choices Choices, rnd io.Reader) (*Ballot, Nonces, error) {
+	if err := e.checkChoices(choices); err != nil {
+		return nil, nil, err
+	}
+	if station == "" || len(station) > MaxIDLength {
+		return nil, nil, ErrBadStation
+	}
+	b := &Ballot{Election: e.Manifest.Fingerprint, Station: station}
+	copy(b.Credential[:], cred.Public)
+	nonces := make(Nonces, len(e.Manifest.Contests))
+	b.Contests = make([]ContestBallot, len(e.Manifest.Contests))
+	for ci, c := range e.Manifest.Contests {
+		cb := ContestBallot{Contest: c.ID, Selections: make([]EncryptedSelection, len(c.Candidates))}
+		nonces[ci] = make([]kyber.Scalar, len(c.Candidates))
+		sum := zeroCiphertext()
+		sumNonce := suite.Scalar().Zero()
+		for si, cand := range c.Candidates {
+			m := 0
+			if choices[ci][si] {
+				m = 1
+			}
+			r, err := randomScalar(rnd)
+			if err != nil {
+				return nil, nil, err
+			}
+			dec := encrypt(e.Key, int64(m), r)
+			ct := dec.encode()
+			proof, err := proveRange(tagSelectionProof, e.proofContext(c.ID, cand), e.Key, 1, &ct, dec, m, r, rnd)
+			if err != nil {
+				return nil, nil, err
+			}
+			cb.Selections[si] = EncryptedSelection{Ciphertext: ct, Proof: proof}
+			nonces[ci][si] = r
+			sum = sum.add(dec)
+			sumNonce.Add(sumNonce, r)
+		}
+		sumCt := sum.encode()
+		proof, err := proveRange(tagContestProof, e.proofContext(c.ID, ""), e.Key, c.Limit, &sumCt, sum, countMarks(choices[ci]), sumNonce, rnd)
+		if err != nil {
+			return nil, nil, err
+		}
+		cb.Proof = proof
+		b.Contests[ci] = cb
+	}
+	copy(b.Signature[:], cred.Sign(b.SigningBytes()))
+	return b, nonces, nil
+}
+
+// VerifyBallots verifies many ballots; errs[i] is nil when ballots[i] is
+// valid. It is the entry point for batches (a block, a mempool burst), so
+// that batch verification and parallelism can live behind it.
+func (e *Election) VerifyBallots(ballots []*Ballot) (errs []error) {
+	errs = make([]error, len(ballots))
+	for i, b := range ballots {
+		errs[i] = e.VerifyBallot(b)
+	}
+	return errs
+}
+
+// VerifyBallot checks everything about a ballot that needs only the
+// election: fingerprint, shape, credential signature, every ciphertext and
+// every proof. Eligibility of the credential (the roll) and one ballot per
+// credential are the chain's rules. The error is a *BallotError.
+func (e *Election) VerifyBallot(b *Ballot) error {
+	code := b.TrackingCode()
+	fail := func(contest string, sel int, cand string, err error) error {
+		return &BallotError{Ballot: code, Contest: contest, Selection: sel, Candidate: cand, Err: err}
+	}
+	if b.Election != e.Manifest.Fingerprint {
+		return fail("", -1, "", fmt.Errorf("%w: fingerprint %x…, want %x…", ErrWrongElection, b.Election[:4], e.Manifest.Fingerprint[:4]))
+	}
+	if b.Station == "" || len(b.Station) > MaxIDLength {
+		return fail("", -1, "", ErrBadStation)
+	}
+	if len(b.Contests) != len(e.Manifest.Contests) {
+		return fail("", -1, "", fmt.Errorf("%w: %d contests, want %d", ErrBallotShape, len(b.Contests), len(e.Manifest.Contests)))
+	}
+	for ci, c := range e.Manifest.Contests {
+		cb := &b.Contests[ci]
+		if cb.Contest != c.ID {
+			return fail(c.ID, -1, "", fmt.Errorf("%w: contest %d is %q, want %q", ErrBallotShape, ci, cb.Contest, c.ID))
+		}
+		if len(cb.Selections) != len(c.Candidates) {
+			return fail(c.ID, -1, "", fmt.Errorf("%w: %d selections, want %d", ErrBallotShape, len(cb.Selections), len(c.Candidates)))
+		}
+	}
+	// The signature is cheap next to the proofs: check it first.
+	if _, err := DecodePoint(b.Credential[:]); err != nil {
+		return fail("", -1, "", fmt.Errorf("%w: %w", ErrBadCredential, err))
+	}
+	if !ed25519.Verify(b.Credential[:], b.SigningBytes(), b.Signature[:]) {
+		return fail("", -1, "", ErrBadSignature)
+	}
+	for ci, c := range e.Manifest.Contests {
+		cb := &b.Contests[ci]
+		sumAlpha := edwards25519.NewIdentityPoint()
+		sumBeta := edwards25519.NewIdentityPoint()
+		for si, cand := range c.Candidates {
+			sel := &cb.Selections[si]
+			alpha, err := decodeStrict(sel.Ciphertext.Alpha[:], false)
+			if err != nil {
+				return fail(c.ID, si, cand, fmt.Errorf("%w: alpha: %w", ErrBadCiphertext, err))
+			}
+			beta, err := decodeStrict(sel.Ciphertext.Beta[:], false)
+			if err != nil {
+				return fail(c.ID, si, cand, fmt.Errorf("%w: beta: %w", ErrBadCiphertext, err))
+			}
+			if err := verifyRange(tagSelectionProof, e.proofContext(c.ID, cand), e.key, 1, &sel.Ciphertext, alpha, beta, &sel.Proof); err != nil {
+				return fail(c.ID, si, cand, fmt.Errorf("%w: %w", ErrSelectionProof, err))
+			}
+			sumAlpha.Add(sumAlpha, alpha)
+			sumBeta.Add(sumBeta, beta)
+		}
+		sumCt := Ciphertext{Alpha: [PointSize]byte(sumAlpha.Bytes()), Beta: [PointSize]byte(sumBeta.Bytes())}
+		if err := verifyRange(tagContestProof, e.proofContext(c.ID, ""), e.key, c.Limit, &sumCt, sumAlpha, sumBeta, &cb.Proof); err != nil {
+			return fail(c.ID, -1, "", fmt.Errorf("%w: %w", ErrContestProof, err))
+		}
+	}
+	return nil
+}

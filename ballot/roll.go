@@ -1,0 +1,150 @@
+package ballot
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Roll is the public voter roll: the credential public keys of every
+// eligible voter, sorted, with no names attached. Its hash is in the genesis,
+// so every station and every auditor checks eligibility against the same list.
+//
+// The file form is plain text, so that anyone can read and diff it:
+//
+//	urna voter roll v1
+//	election <election id>
+//	voters <N>
+//	<64 lowercase hex digits of one credential key>   (N lines, ascending)
+//
+// Every line ends in "\n". The encoding is canonical: DecodeRoll accepts
+// exactly the bytes Encode produces, so the hash names one roll.
+type Roll struct {
+	ElectionID string
+	Keys       []ed25519.PublicKey // ascending byte order, no duplicates
+}
+
+// MaxRollVoters bounds a roll file, so a hostile file cannot exhaust memory.
+const MaxRollVoters = 10_000_000
+
+const rollHeader = "urna voter roll v1"
+
+// ErrBadRoll reports a voter roll file that is not in the canonical form.
+var ErrBadRoll = errors.New("invalid voter roll")
+
+// NewRoll builds a roll from credential keys in any order.
+func NewRoll(electionID string, keys []ed25519.PublicKey) (*Roll, error) {
+	sorted := make([]ed25519.PublicKey, len(keys))
+	copy(sorted, keys)
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i], sorted[j]) < 0 })
+	r := &Roll{ElectionID: electionID, Keys: sorted}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Roll) check() error {
+	if r.ElectionID == "" || len(r.ElectionID) > MaxIDLength || strings.ContainsAny(r.ElectionID, " \n\r\t") {
+		return fmt.Errorf("%w: election id %q must be 1..%d bytes without spaces", ErrBadRoll, r.ElectionID, MaxIDLength)
+	}
+	if len(r.Keys) > MaxRollVoters {
+		return fmt.Errorf("%w: %d voters (at most %d)", ErrBadRoll, len(r.Keys), MaxRollVoters)
+	}
+	for i, k := range r.Keys {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: voter %d: key is %d bytes, want %d", ErrBadRoll, i, len(k), ed25519.PublicKeySize)
+		}
+		if i > 0 {
+			switch bytes.Compare(r.Keys[i-1], k) {
+			case 0:
+				return fmt.Errorf("%w: voter %d: duplicate credential key %x", ErrBadRoll, i, k)
+			case 1:
+				return fmt.Errorf("%w: voter %d: keys are not in ascending order", ErrBadRoll, i)
+			}
+		}
+	}
+	return nil
+}
+
+// Encode returns the canonical file bytes of the roll.
+func (r *Roll) Encode() []byte {
+	var b bytes.Buffer
+	b.Grow(64 + len(r.Keys)*65)
+	fmt.Fprintf(&b, "%s\nelection %s\nvoters %d\n", rollHeader, r.ElectionID, len(r.Keys))
+	var line [2*ed25519.PublicKeySize + 1]byte
+	line[len(line)-1] = '\n'
+	for _, k := range r.Keys {
+		hex.Encode(line[:], k)
+		b.Write(line[:])
+	}
+	return b.Bytes()
+}
+
+// Hash is the SHA-256 of the canonical file bytes; the genesis names the
+// roll by it.
+func (r *Roll) Hash() [32]byte { return sha256.Sum256(r.Encode()) }
+
+// Contains reports whether key is an eligible credential.
+func (r *Roll) Contains(key ed25519.PublicKey) bool {
+	i := sort.Search(len(r.Keys), func(i int) bool { return bytes.Compare(r.Keys[i], key) >= 0 })
+	return i < len(r.Keys) && bytes.Equal(r.Keys[i], key)
+}
+
+// DecodeRoll parses a roll file strictly: anything but the canonical form is
+// rejected with the line at fault.
+func DecodeRoll(data []byte) (*Roll, error) {
+	rest := data
+	next := func() (string, bool) {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return "", false
+		}
+		line := string(rest[:i])
+		rest = rest[i+1:]
+		return line, true
+	}
+	line, ok := next()
+	if !ok || line != rollHeader {
+		return nil, fmt.Errorf("%w: line 1: want %q", ErrBadRoll, rollHeader)
+	}
+	line, ok = next()
+	id, found := strings.CutPrefix(line, "election ")
+	if !ok || !found {
+		return nil, fmt.Errorf("%w: line 2: want \"election <id>\"", ErrBadRoll)
+	}
+	line, ok = next()
+	countText, found := strings.CutPrefix(line, "voters ")
+	if !ok || !found {
+		return nil, fmt.Errorf("%w: line 3: want \"voters <N>\"", ErrBadRoll)
+	}
+	count, err := strconv.Atoi(countText)
+	if err != nil || count < 0 || count > MaxRollVoters || strconv.Itoa(count) != countText {
+		return nil, fmt.Errorf("%w: line 3: voter count %q is not a number in 0..%d", ErrBadRoll, countText, MaxRollVoters)
+	}
+	if want := count * (2*ed25519.PublicKeySize + 1); len(rest) != want {
+		return nil, fmt.Errorf("%w: %d voters need %d bytes of keys, file has %d", ErrBadRoll, count, want, len(rest))
+	}
+	r := &Roll{ElectionID: id, Keys: make([]ed25519.PublicKey, count)}
+	for i := range count {
+		line, _ = next()
+		if strings.ToLower(line) != line {
+			return nil, fmt.Errorf("%w: line %d: key must be lowercase hex", ErrBadRoll, i+4)
+		}
+		k, err := hex.DecodeString(line)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%w: line %d: not %d hex-encoded bytes", ErrBadRoll, i+4, ed25519.PublicKeySize)
+		}
+		r.Keys[i] = k
+	}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
