@@ -1,0 +1,803 @@
+package chain
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"math/bits"
+	"sort"
+	"sync"
+
+	"github.com/urna-vote/urna/ballot"
+	"github.com/urna-vote/urna/chain/bft"
+	"github.com/urna-vote/urna/chain/genesis"
+)
+
+// Machine is the election's state machine for one genesis. It holds only
+// what the genesis fixes (stations, officials, roll, rules) and caches; the
+// state itself is passed in and returned, never kept.
+type Machine struct {
+	g        *genesis.Genesis
+	fp       [32]byte
+	n, t     int
+	stations []ed25519.PublicKey
+	vals     *bft.ValidatorSet
+	roll     *ballot.Roll
+	manifest ballot.Manifest
+	params   genesis.Params
+
+	cache *VerifiedCache
+
+	mu        sync.Mutex // guards elections: the mempool asks concurrently
+	elections map[[ballot.PointSize]byte]*ballot.Election
+}
+
+// NewMachine builds the state machine of an election from its genesis and
+// its voter roll (which must match the genesis: genesis.LoadRoll checks it).
+func NewMachine(g *genesis.Genesis, roll *ballot.Roll) (*Machine, error) {
+	if roll.Hash() != g.RollHash() || roll.ElectionID != g.ElectionID() {
+		return nil, fmt.Errorf("%w: the voter roll does not match the genesis", ErrMachineConfig)
+	}
+	stations := g.StationKeys()
+	vals, err := bft.NewValidatorSet(stations)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMachineConfig, err)
+	}
+	if len(stations) > 64 || len(g.Officials()) > 64 {
+		return nil, fmt.Errorf("%w: at most 64 stations and 64 officials", ErrMachineConfig)
+	}
+	if err := ballot.CheckThreshold(len(stations), g.Threshold()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMachineConfig, err)
+	}
+	m := &Machine{
+		g: g, fp: g.Fingerprint(), n: len(stations), t: g.Threshold(),
+		stations: stations, vals: vals, roll: roll,
+		manifest: g.Manifest(), params: g.Params(),
+		cache:     NewVerifiedCache(1 << 16),
+		elections: map[[ballot.PointSize]byte]*ballot.Election{},
+	}
+	if err := m.manifest.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMachineConfig, err)
+	}
+	return m, nil
+}
+
+// Genesis is the genesis the machine was built from.
+func (m *Machine) Genesis() *genesis.Genesis { return m.g }
+
+// Validators is the consensus validator set: the stations in genesis order.
+func (m *Machine) Validators() *bft.ValidatorSet { return m.vals }
+
+// Roll is the voter roll.
+func (m *Machine) Roll() *ballot.Roll { return m.roll }
+
+// Cache is the cache of verified ballots, which the mempool fills so that a
+// block's validation does not verify a ballot again.
+func (m *Machine) Cache() *VerifiedCache { return m.cache }
+
+// InitialState is the state before block 1.
+func (m *Machine) InitialState() *State { return initialState(m.fp, m.n, &m.manifest) }
+
+// Election returns the ballot-level election once the state has a key.
+func (m *Machine) Election(st *State) (*ballot.Election, error) {
+	if st.Key == nil {
+		return nil, ErrUnknownElection
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.elections[st.Key.Key]; ok {
+		return e, nil
+	}
+	e, err := ballot.NewElection(m.manifest, st.Key.Key[:])
+	if err != nil {
+		return nil, err
+	}
+	m.elections[st.Key.Key] = e
+	return e, nil
+}
+
+// Applied is the outcome of applying a block.
+type Applied struct {
+	State  *State
+	Writes []KV // state key/value writes, sorted by key
+	Index  []KV // secondary index writes (transaction locations), sorted by key
+	Hash   [32]byte
+	Block  *Block
+	Txs    []*Tx // the decoded transactions, in block order
+}
+
+// Validate checks a block against a state without changing anything. It is
+// Apply with the result thrown away; callers that go on to commit the block
+// should call Apply once instead.
+func (m *Machine) Validate(st *State, kv Reader, data []byte) error {
+	_, err := m.Apply(st, kv, data)
+	return err
+}
+
+// Apply checks a block (its canonical bytes) against a state and returns the
+// state after it. A block with one invalid transaction is invalid as a
+// whole: the error names the transaction and the rule (a *TxError).
+func (m *Machine) Apply(st *State, kv Reader, data []byte) (*Applied, error) {
+	b, err := DecodeBlock(data, m.params.MaxBlockBytes)
+	if err != nil {
+		return nil, err
+	}
+	hash := bft.HashValue(data)
+	if err := m.checkHeader(st, b); err != nil {
+		return nil, fmt.Errorf("block %d: %w", b.Header.Height, err)
+	}
+	a := &applier{m: m, st: st.clone(), kv: kv, overlay: map[string][]byte{}, block: b}
+	a.st.Height = b.Header.Height
+	a.st.BlockHash = hash
+	a.st.Time = b.Header.Time
+	if err := a.run(); err != nil {
+		return nil, fmt.Errorf("block %d: %w", b.Header.Height, err)
+	}
+	writes := a.sortedWrites()
+	a.st.StateHash = nextStateHash(st.StateHash, a.st, writes)
+	return &Applied{State: a.st, Writes: writes, Index: a.index, Hash: hash, Block: b, Txs: a.txs}, nil
+}
+
+// CheckTx checks one transaction (its canonical bytes) against a state as if
+// it were the only transaction of the next block: what a mempool runs when a
+// transaction arrives. It returns the decoded transaction, or the rule it
+// breaks (a *TxError).
+func (m *Machine) CheckTx(st *State, kv Reader, raw []byte) (*Tx, error) {
+	a := &applier{m: m, st: st.clone(), kv: kv, overlay: map[string][]byte{}, block: &Block{Txs: [][]byte{raw}}}
+	a.st.Height = st.Height + 1
+	if err := a.decodeTxs(); err != nil {
+		return nil, err
+	}
+	tx := a.txs[0]
+	if err := a.apply(0, tx); err != nil {
+		return tx, &TxError{Index: 0, Hash: bft.HashValue(raw), Kind: tx.Kind, Err: err}
+	}
+	return tx, nil
+}
+
+func (m *Machine) checkHeader(st *State, b *Block) error {
+	h := &b.Header
+	switch {
+	case h.Election != m.fp:
+		return fmt.Errorf("%w: fingerprint %x…", ErrWrongChain, h.Election[:4])
+	case h.Height != st.Height+1:
+		return fmt.Errorf("%w: %d after %d", ErrBadHeight, h.Height, st.Height)
+	case h.PrevHash != st.BlockHash:
+		return fmt.Errorf("%w: previous %x…, head %x…", ErrBadPrevHash, h.PrevHash[:4], st.BlockHash[:4])
+	case h.StateHash != st.StateHash:
+		return fmt.Errorf("%w: %x…, state %x…", ErrBadStateHash, h.StateHash[:4], st.StateHash[:4])
+	case int(h.Proposer) >= m.n:
+		return fmt.Errorf("%w: %d", ErrBadProposer, h.Proposer)
+	case h.Time <= st.Time:
+		return fmt.Errorf("%w: %d after %d", ErrBadTime, h.Time, st.Time)
+	case len(b.Txs) > m.params.MaxBlockTxs:
+		return fmt.Errorf("%w: %d transactions, at most %d", ErrBlockTooLarge, len(b.Txs), m.params.MaxBlockTxs)
+	}
+	size := 0
+	for _, tx := range b.Txs {
+		size += len(tx)
+	}
+	if size > m.params.MaxBlockBytes {
+		return fmt.Errorf("%w: %d bytes of transactions, at most %d", ErrBlockTooLarge, size, m.params.MaxBlockBytes)
+	}
+	if h.Height == 1 {
+		if b.LastCommit != nil {
+			return fmt.Errorf("%w: block 1 has no previous block", ErrBadLastCommit)
+		}
+		return nil
+	}
+	c := b.LastCommit
+	if c == nil {
+		return fmt.Errorf("%w: missing", ErrBadLastCommit)
+	}
+	if c.Height != st.Height || [32]byte(c.BlockHash) != st.BlockHash {
+		return fmt.Errorf("%w: certifies height %d %x…, want %d %x…", ErrBadLastCommit, c.Height, c.BlockHash[:4], st.Height, st.BlockHash[:4])
+	}
+	if err := c.Verify(bft.Hash(m.fp), m.vals); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadLastCommit, err)
+	}
+	return nil
+}
+
+// applier carries one block's application: the state being built and the
+// writes made so far, which later transactions of the block see.
+type applier struct {
+	m       *Machine
+	st      *State
+	kv      Reader
+	overlay map[string][]byte
+	index   []KV
+	block   *Block
+	txs     []*Tx
+	// ballots[i] is transaction i decoded as a ballot, with its hash
+	ballots map[int]*decodedBallot
+	// verified holds the outcome of the batch check of this block's ballots
+	verified map[[32]byte]error
+	// acc holds the aggregates while ballots are added; flushAggregates
+	// writes them back to the state
+	acc [][]*ballot.Accumulator
+}
+
+type decodedBallot struct {
+	b    *ballot.Ballot
+	hash [32]byte
+	err  error
+}
+
+func (a *applier) get(k []byte) ([]byte, bool, error) {
+	if v, ok := a.overlay[string(k)]; ok {
+		return v, v != nil, nil
+	}
+	return a.kv.Get(k)
+}
+
+func (a *applier) put(k, v []byte) { a.overlay[string(k)] = v }
+
+func (a *applier) sortedWrites() []KV {
+	keys := make([]string, 0, len(a.overlay))
+	for k := range a.overlay {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]KV, len(keys))
+	for i, k := range keys {
+		out[i] = KV{Key: []byte(k), Value: a.overlay[k]}
+	}
+	return out
+}
+
+// decodeTxs decodes every transaction envelope of the block, and every
+// ballot once.
+func (a *applier) decodeTxs() error {
+	a.txs = make([]*Tx, len(a.block.Txs))
+	for i, raw := range a.block.Txs {
+		tx, err := DecodeTx(raw)
+		if err != nil {
+			return &TxError{Index: i, Hash: bft.HashValue(raw), Err: err}
+		}
+		a.txs[i] = tx
+		if tx.Kind == TxBallot {
+			if a.ballots == nil {
+				a.ballots = map[int]*decodedBallot{}
+			}
+			b, err := ballot.DecodeBallot(tx.Payload)
+			d := &decodedBallot{b: b, err: err}
+			if err == nil {
+				d.hash = b.Hash()
+			}
+			a.ballots[i] = d
+		}
+	}
+	return nil
+}
+
+func (a *applier) run() error {
+	if err := a.decodeTxs(); err != nil {
+		return err
+	}
+	a.batchVerify()
+	for i, tx := range a.txs {
+		hash := bft.HashValue(a.block.Txs[i])
+		if err := a.apply(i, tx); err != nil {
+			return &TxError{Index: i, Hash: hash, Kind: tx.Kind, Err: err}
+		}
+		a.index = append(a.index, KV{Key: TxIndexKey(hash), Value: ballot.Marshal(&TxLocation{Height: a.st.Height, Position: uint32(i)})})
+	}
+	a.flushAggregates()
+	sort.Slice(a.index, func(i, j int) bool { return bytes.Compare(a.index[i].Key, a.index[j].Key) < 0 })
+	for i := 1; i < len(a.index); i++ {
+		if bytes.Equal(a.index[i].Key, a.index[i-1].Key) {
+			return fmt.Errorf("%w: the same transaction twice in one block", ErrDuplicate)
+		}
+	}
+	return nil
+}
+
+// batchVerify checks the cryptography of every ballot in the block that the
+// cache does not vouch for, in one call (where batch verification and
+// parallelism live), when the election key is already known.
+func (a *applier) batchVerify() {
+	e, err := a.m.Election(a.st)
+	if err != nil {
+		return
+	}
+	var todo []*ballot.Ballot
+	var hashes [][32]byte
+	for i := range a.txs {
+		d, ok := a.ballots[i]
+		if !ok || d.err != nil || a.m.cache.Contains(e, d.hash) {
+			continue // not a ballot, malformed (the rules report it), or known good
+		}
+		todo = append(todo, d.b)
+		hashes = append(hashes, d.hash)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	a.verified = make(map[[32]byte]error, len(todo))
+	for i, err := range e.VerifyBallots(todo) {
+		a.verified[hashes[i]] = err
+		if err == nil {
+			a.m.cache.Add(e, hashes[i])
+		}
+	}
+}
+
+func (a *applier) apply(i int, tx *Tx) error {
+	if tx.Election != a.m.fp {
+		return fmt.Errorf("%w: fingerprint %x…", ErrWrongElection, tx.Election[:4])
+	}
+	if err := a.checkEnvelope(tx); err != nil {
+		return err
+	}
+	switch tx.Kind {
+	case TxDKGDeal:
+		return a.dkgDeal(tx)
+	case TxDKGResponse:
+		return a.dkgResponse(tx)
+	case TxDKGJustification:
+		return a.dkgJustification(tx)
+	case TxKeyAnnouncement:
+		return a.keyAnnouncement(tx)
+	case TxApproval:
+		return a.approval(tx)
+	case TxBallot:
+		return a.castBallot(i, tx)
+	case TxSpoiled:
+		return a.spoiledBallot(i, tx)
+	case TxTallyShares:
+		return a.tallyShares(tx)
+	case TxEvidence:
+		return a.evidence(tx)
+	}
+	return fmt.Errorf("%w: %d", ErrUnknownKind, tx.Kind)
+}
+
+// checkEnvelope verifies who signed the envelope, for the kinds that are
+// signed by a station or an official.
+func (a *applier) checkEnvelope(tx *Tx) error {
+	if tx.Kind < TxDKGDeal || tx.Kind > TxEvidence {
+		return fmt.Errorf("%w: %d", ErrUnknownKind, tx.Kind)
+	}
+	if tx.Kind.signedBy() == roleNone {
+		if len(tx.Signer) != 0 || len(tx.Signature) != 0 {
+			return ErrNeedlessSigner
+		}
+		return nil
+	}
+	if len(tx.Signer) != ed25519.PublicKeySize || len(tx.Signature) != ed25519.SignatureSize {
+		return ErrUnsignedTx
+	}
+	if !ed25519.Verify(tx.Signer, tx.SigningBytes(), tx.Signature) {
+		return ErrBadTxSignature
+	}
+	return nil
+}
+
+// requireStation checks that the envelope's signer is station idx.
+func (a *applier) requireStation(tx *Tx, idx uint32) error {
+	if int(idx) >= a.m.n {
+		return fmt.Errorf("%w: station %d does not exist", ErrNotStation, idx)
+	}
+	if !bytes.Equal(tx.Signer, a.m.stations[idx]) {
+		return fmt.Errorf("%w: signed by %x…, station %d is %x…", ErrNotStation, tx.Signer[:4], idx, a.m.stations[idx][:4])
+	}
+	return nil
+}
+
+func (a *applier) requirePhase(want Phase) error {
+	if a.st.Phase != want {
+		return fmt.Errorf("%w: %s, needs %s", ErrWrongPhase, a.st.Phase, want)
+	}
+	return nil
+}
+
+func (a *applier) requireDKGOpen() error {
+	if err := a.requirePhase(PhaseSetup); err != nil {
+		return err
+	}
+	if a.st.Height > uint64(a.m.params.DKGDeadlineHeight) {
+		return fmt.Errorf("%w: height %d, deadline %d", ErrDKGClosed, a.st.Height, a.m.params.DKGDeadlineHeight)
+	}
+	return nil
+}
+
+func bit(set uint64, i uint32) bool { return set&(1<<i) != 0 }
+
+func (a *applier) dkgDeal(tx *Tx) error {
+	if err := a.requireDKGOpen(); err != nil {
+		return err
+	}
+	m, err := ballot.DecodeDealBundle(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := a.requireStation(tx, m.Dealer); err != nil {
+		return err
+	}
+	if bit(a.st.Dealt, m.Dealer) {
+		return fmt.Errorf("%w: station %d has dealt", ErrDuplicate, m.Dealer)
+	}
+	if err := m.Check(a.m.n); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDKGMessage, err)
+	}
+	a.st.Dealt |= 1 << m.Dealer
+	return nil
+}
+
+func (a *applier) dkgResponse(tx *Tx) error {
+	if err := a.requireDKGOpen(); err != nil {
+		return err
+	}
+	m, err := ballot.DecodeResponseBundle(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := a.requireStation(tx, m.Responder); err != nil {
+		return err
+	}
+	if err := m.Check(a.m.n); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDKGMessage, err)
+	}
+	r := m.Responder
+	for _, resp := range m.Responses {
+		d := resp.Dealer
+		if !bit(a.st.Dealt, d) {
+			return fmt.Errorf("%w: station %d answers dealer %d", ErrNoDeal, r, d)
+		}
+		if bit(a.st.Responded[r], d) {
+			return fmt.Errorf("%w: station %d has answered dealer %d", ErrDuplicate, r, d)
+		}
+		a.st.Responded[r] |= 1 << d
+		if !resp.Approved {
+			a.st.Complained[r] |= 1 << d
+		}
+	}
+	return nil
+}
+
+func (a *applier) dkgJustification(tx *Tx) error {
+	if err := a.requireDKGOpen(); err != nil {
+		return err
+	}
+	m, err := ballot.DecodeJustificationBundle(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := a.requireStation(tx, m.Dealer); err != nil {
+		return err
+	}
+	if err := m.Check(a.m.n, a.m.t); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDKGMessage, err)
+	}
+	d := m.Dealer
+	for _, j := range m.Justifications {
+		if !bit(a.st.Complained[j.Recipient], d) {
+			return fmt.Errorf("%w: station %d did not complain about dealer %d", ErrNoComplaint, j.Recipient, d)
+		}
+		if bit(a.st.Justified[d], j.Recipient) {
+			return fmt.Errorf("%w: dealer %d has justified station %d", ErrDuplicate, d, j.Recipient)
+		}
+		a.st.Justified[d] |= 1 << j.Recipient
+	}
+	return nil
+}
+
+func (a *applier) keyAnnouncement(tx *Tx) error {
+	// Announcements that come after the quorum (READY) are still recorded:
+	// they show auditors how many stations agree on the key.
+	if a.st.Phase != PhaseSetup && a.st.Phase != PhaseReady {
+		return fmt.Errorf("%w: %s, needs SETUP or READY", ErrWrongPhase, a.st.Phase)
+	}
+	m, err := ballot.DecodeKeyAnnouncement(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := a.requireStation(tx, m.Station); err != nil {
+		return err
+	}
+	if bit(a.st.Announced, m.Station) {
+		return fmt.Errorf("%w: station %d has announced", ErrDuplicate, m.Station)
+	}
+	if err := m.Check(a.m.n, a.m.t); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDKGMessage, err)
+	}
+	a.put(key(prefixAnnouncement, u32(m.Station)), tx.Payload)
+	a.st.Announced |= 1 << m.Station
+	// Count the stations that announced the same result.
+	same := 0
+	for s := range uint32(a.m.n) {
+		if !bit(a.st.Announced, s) {
+			continue
+		}
+		raw, ok, err := a.get(key(prefixAnnouncement, u32(s)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("chain: announcement of station %d missing from the state", s)
+		}
+		other, err := ballot.DecodeKeyAnnouncement(raw)
+		if err != nil {
+			return fmt.Errorf("chain: stored announcement of station %d: %w", s, err)
+		}
+		if other.SameResult(m) {
+			same++
+		}
+	}
+	if a.st.Phase == PhaseSetup && same >= a.m.vals.Quorum() {
+		a.st.Key = m
+		a.st.Phase = PhaseReady
+		a.st.ReadyHeight = a.st.Height
+	}
+	return nil
+}
+
+func (a *applier) approval(tx *Tx) error {
+	off, ok := a.m.g.OfficialByKey(tx.Signer)
+	if !ok {
+		return fmt.Errorf("%w: %x…", ErrNotOfficial, tx.Signer[:4])
+	}
+	ap, err := DecodeApproval(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	var set *uint64
+	var quorum int
+	var next Phase
+	var at *uint64
+	switch ap.Action {
+	case ActionOpen:
+		if err := a.requirePhase(PhaseReady); err != nil {
+			return err
+		}
+		set, quorum, next, at = &a.st.OpenApprovals, a.m.g.OpenQuorum(), PhaseOpen, &a.st.OpenHeight
+	case ActionClose:
+		if err := a.requirePhase(PhaseOpen); err != nil {
+			return err
+		}
+		set, quorum, next, at = &a.st.CloseApprovals, a.m.g.CloseQuorum(), PhaseClosed, &a.st.CloseHeight
+	default:
+		return fmt.Errorf("%w: %d", ErrBadApproval, ap.Action)
+	}
+	if bit(*set, uint32(off)) {
+		return fmt.Errorf("%w: official %d has approved %s", ErrDuplicate, off, ap.Action)
+	}
+	*set |= 1 << uint(off)
+	if bits.OnesCount64(*set) >= quorum {
+		a.st.Phase = next
+		*at = a.st.Height
+	}
+	return nil
+}
+
+// ballotChecks are the rules a cast and a challenged ballot share: phase,
+// station, eligibility, and the ballot's place in the tracking index. It
+// returns the tracking key and the existing entry, if any.
+func (a *applier) ballotChecks(b *ballot.Ballot, h [32]byte, txElection [32]byte) ([]byte, *TrackingEntry, error) {
+	if err := a.requirePhase(PhaseOpen); err != nil {
+		return nil, nil, err
+	}
+	if b.Election != txElection {
+		return nil, nil, fmt.Errorf("%w: the ballot names another election than its envelope", ErrWrongElection)
+	}
+	if _, ok := a.m.g.StationIndex(b.Station); !ok {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownStation, b.Station)
+	}
+	if !a.m.roll.Contains(b.Credential[:]) {
+		return nil, nil, fmt.Errorf("%w: %x…", ErrIneligible, b.Credential[:4])
+	}
+	tk := key(prefixTracking, h[:10])
+	raw, ok, err := a.get(tk)
+	if err != nil || !ok {
+		return tk, nil, err
+	}
+	entry, err := DecodeTrackingEntry(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chain: stored tracking entry: %w", err)
+	}
+	if entry.BallotHash != h {
+		return nil, nil, fmt.Errorf("%w: %s", ErrTrackingClash, b.TrackingCode())
+	}
+	return tk, entry, nil
+}
+
+func (a *applier) castBallot(i int, tx *Tx) error {
+	d := a.ballots[i]
+	if d.err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, d.err)
+	}
+	b, h := d.b, d.hash
+	tk, entry, err := a.ballotChecks(b, h, tx.Election)
+	if err != nil {
+		return err
+	}
+	if entry != nil {
+		if entry.Status == StatusChallenged {
+			return fmt.Errorf("%w: %s", ErrBallotChallenged, b.TrackingCode())
+		}
+		return fmt.Errorf("%w: ballot %s", ErrDuplicate, b.TrackingCode())
+	}
+	ck := key(prefixCredential, b.Credential[:])
+	prev, used, err := a.get(ck)
+	if err != nil {
+		return err
+	}
+	if used {
+		return fmt.Errorf("%w: earlier ballot %s", ErrAlreadyVoted, ballot.TrackingCodeOf([32]byte(prev)))
+	}
+	e, err := a.m.Election(a.st)
+	if err != nil {
+		return err
+	}
+	if err := a.verifyBallot(e, b, h); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadBallot, err)
+	}
+	// Count it.
+	if err := a.loadAggregates(); err != nil {
+		return err
+	}
+	for ci := range b.Contests {
+		for si, sel := range b.Contests[ci].Selections {
+			if err := a.acc[ci][si].Add(sel.Ciphertext); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadBallot, err)
+			}
+		}
+	}
+	station, _ := a.m.g.StationIndex(b.Station)
+	a.st.Counted++
+	a.st.Turnout[station]++
+	a.put(ck, h[:])
+	a.put(tk, ballot.Marshal(&TrackingEntry{BallotHash: h, Height: a.st.Height, Position: uint32(i), Status: StatusCast}))
+	return nil
+}
+
+// loadAggregates decodes the state's aggregates once per block.
+func (a *applier) loadAggregates() error {
+	if a.acc != nil {
+		return nil
+	}
+	a.acc = make([][]*ballot.Accumulator, len(a.st.Aggregates))
+	for ci := range a.st.Aggregates {
+		a.acc[ci] = make([]*ballot.Accumulator, len(a.st.Aggregates[ci]))
+		for si, ct := range a.st.Aggregates[ci] {
+			acc, err := ballot.AccumulatorFrom(ct)
+			if err != nil {
+				return fmt.Errorf("chain: stored aggregate %d/%d: %w", ci, si, err)
+			}
+			a.acc[ci][si] = acc
+		}
+	}
+	return nil
+}
+
+// flushAggregates writes the block's running sums back into the state.
+func (a *applier) flushAggregates() {
+	if a.acc == nil {
+		return
+	}
+	for ci := range a.acc {
+		for si, acc := range a.acc[ci] {
+			a.st.Aggregates[ci][si] = acc.Total()
+		}
+	}
+	a.acc = nil
+}
+
+func (a *applier) verifyBallot(e *ballot.Election, b *ballot.Ballot, h [32]byte) error {
+	if err, ok := a.verified[h]; ok {
+		return err
+	}
+	if a.m.cache.Contains(e, h) {
+		return nil
+	}
+	if err := e.VerifyBallot(b); err != nil {
+		return err
+	}
+	a.m.cache.Add(e, h)
+	return nil
+}
+
+func (a *applier) spoiledBallot(i int, tx *Tx) error {
+	sp, err := ballot.DecodeSpoiledBallot(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	tk, entry, err := a.ballotChecks(&sp.Ballot, sp.Ballot.Hash(), tx.Election)
+	if err != nil {
+		return err
+	}
+	if entry != nil {
+		if entry.Status == StatusCast {
+			return fmt.Errorf("%w: %s", ErrBallotCast, sp.Ballot.TrackingCode())
+		}
+		return fmt.Errorf("%w: challenged ballot %s", ErrDuplicate, sp.Ballot.TrackingCode())
+	}
+	e, err := a.m.Election(a.st)
+	if err != nil {
+		return err
+	}
+	if _, err := e.VerifySpoiled(sp); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadBallot, err)
+	}
+	h := sp.Ballot.Hash()
+	a.st.Spoiled++
+	a.put(tk, ballot.Marshal(&TrackingEntry{BallotHash: h, Height: a.st.Height, Position: uint32(i), Status: StatusChallenged}))
+	return nil
+}
+
+func (a *applier) tallyShares(tx *Tx) error {
+	if err := a.requirePhase(PhaseClosed); err != nil {
+		return err
+	}
+	a.flushAggregates() // ballots earlier in this block are part of the aggregates
+	ts, err := ballot.DecodeTallyShares(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := a.requireStation(tx, ts.Station); err != nil {
+		return err
+	}
+	if bit(a.st.Shared, ts.Station) {
+		return fmt.Errorf("%w: station %d has posted its shares", ErrDuplicate, ts.Station)
+	}
+	e, err := a.m.Election(a.st)
+	if err != nil {
+		return err
+	}
+	if err := e.VerifyTallyShares(ts, a.st.Key.PublicShares[ts.Station], a.st.Aggregates); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadShares, err)
+	}
+	a.put(key(prefixShares, u32(ts.Station)), tx.Payload)
+	a.st.Shared |= 1 << ts.Station
+	if bits.OnesCount64(a.st.Shared) < a.m.t {
+		return nil
+	}
+	// Exactly t stations have valid shares now: decrypt with them.
+	shares := make([]*ballot.TallyShares, a.m.n)
+	for s := range uint32(a.m.n) {
+		if !bit(a.st.Shared, s) {
+			continue
+		}
+		raw, ok, err := a.get(key(prefixShares, u32(s)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("chain: shares of station %d missing from the state", s)
+		}
+		if shares[s], err = ballot.DecodeTallyShares(raw); err != nil {
+			return fmt.Errorf("chain: stored shares of station %d: %w", s, err)
+		}
+	}
+	result, err := e.Decrypt(a.st.Aggregates, shares, a.m.t, a.st.Counted)
+	a.st.Phase = PhaseTallied
+	a.st.TallyHeight = a.st.Height
+	if err != nil {
+		a.st.TallyError = err.Error()
+		return nil
+	}
+	a.st.Result = result
+	return nil
+}
+
+func (a *applier) evidence(tx *Tx) error {
+	ev, err := bft.DecodeEvidence(tx.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	if err := ev.Verify(bft.Hash(a.m.fp), a.m.vals); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadEvidence, err)
+	}
+	v := ev.A
+	k := key(prefixEvidence, u32(v.Validator), u64(v.Height), u32(v.Round), []byte{byte(v.Type)})
+	if _, ok, err := a.get(k); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: evidence against station %d at height %d round %d", ErrDuplicate, v.Validator, v.Height, v.Round)
+	}
+	h := tx.Hash()
+	a.put(k, h[:])
+	a.st.Evidence++
+	return nil
+}
