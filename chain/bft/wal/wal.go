@@ -401,6 +401,19 @@ func (l *Log) Close() error {
 	return err
 }
 
+// Abandon closes the log as a crash would: records appended since the last
+// Sync are dropped, not written. It exists for crash tests of the code that
+// drives the log; a running node calls Close.
+func (l *Log) Abandon() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
+
 func (l *Log) usable() error {
 	if l.closed {
 		return ErrClosed

@@ -1,0 +1,229 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/urna-vote/urna/ballot"
+	"github.com/urna-vote/urna/chain"
+)
+
+func numWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// Receipt says what became of a submitted transaction.
+type Receipt struct {
+	Hash      [32]byte
+	Committed bool   // already in a block
+	Height    uint64 // the block, when Committed
+}
+
+// ErrRejected wraps the rule a submitted transaction breaks.
+var ErrRejected = errors.New("transaction rejected")
+
+// Submit checks a transaction (its canonical bytes) and, if it is valid,
+// puts it in the mempool and sends it to the other stations. It returns
+// once the transaction is accepted (or was already committed), or an error
+// wrapping ErrRejected and the rule it breaks. Safe to call from any
+// goroutine; the cryptography is checked on the caller's goroutine.
+func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
+	select {
+	case <-e.done:
+		return Receipt{}, ErrStopped
+	default:
+	}
+	r, err := e.admitTx(raw)
+	if err == nil {
+		e.cfg.Transport.Broadcast(ChannelGossip, raw)
+		e.signalWork()
+	}
+	return r, err
+}
+
+// admitTx runs the admission checks and adds the transaction to the
+// mempool.
+func (e *Engine) admitTx(raw []byte) (Receipt, error) {
+	tx, err := chain.DecodeTx(raw)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	hash := tx.Hash()
+	r := Receipt{Hash: hash}
+	if loc, found, err := e.ledger.TxLocation(hash); err != nil {
+		return r, err
+	} else if found {
+		r.Committed, r.Height = true, loc.Height
+		return r, nil
+	}
+	if e.mempool.Has(hash) {
+		return r, nil
+	}
+	st := e.ledger.State()
+	var cred *[32]byte
+	if tx.Kind == chain.TxBallot {
+		b, err := ballot.DecodeBallot(tx.Payload)
+		if err != nil {
+			return r, fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+		c := b.Credential
+		cred = &c
+		// Verify the proofs here, once: the cache spares the block's
+		// validation the work.
+		if el, err := e.machine.Election(st); err == nil && !e.machine.Cache().Contains(el, b.Hash()) {
+			if err := el.VerifyBallot(b); err != nil {
+				e.stats.rejected.Add(1)
+				return r, fmt.Errorf("%w: %w: %w", ErrRejected, chain.ErrBadBallot, err)
+			}
+			e.machine.Cache().Add(el, b.Hash())
+		}
+	}
+	if _, err := e.machine.CheckTx(st, e.ledger.Reader(), raw); err != nil {
+		if errors.Is(err, chain.ErrStateRead) {
+			return r, err // the station's trouble, not the transaction's
+		}
+		e.stats.rejected.Add(1)
+		return r, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if err := e.mempool.Add(hash, raw, cred); err != nil {
+		if errors.Is(err, ErrInMempool) {
+			return r, nil
+		}
+		return r, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	e.stats.accepted.Add(1)
+	return r, nil
+}
+
+// submitOwn puts one of the station's own transactions (DKG messages, tally
+// shares, evidence) in the mempool and gossips it. Errors are logged: the
+// duties try again after the next block if the chain still needs it.
+func (e *Engine) submitOwn(tx *chain.Tx) {
+	raw := tx.Encode()
+	if _, err := e.admitTx(raw); err != nil {
+		e.log.Warn("own transaction refused", "kind", tx.Kind, "err", err)
+		return
+	}
+	e.cfg.Transport.Broadcast(ChannelGossip, raw)
+	e.signalWork()
+}
+
+// admissionWorker checks transactions gossiped by peers, off the loop.
+func (e *Engine) admissionWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-e.admit:
+			tx, err := chain.DecodeTx(p.Data)
+			if err != nil {
+				e.stats.dropped.Add(1)
+				continue
+			}
+			if e.mempool.Has(tx.Hash()) {
+				continue
+			}
+			if _, err := e.admitTx(p.Data); err == nil {
+				// Pass it on, so it reaches stations the origin cannot.
+				e.cfg.Transport.Broadcast(ChannelGossip, p.Data)
+				e.signalWork()
+			}
+		}
+	}
+}
+
+// WaitCommitted waits until the transaction is in a committed block and
+// returns the height; or until it is dropped from the mempool (the error
+// says why), ctx is done or the engine stops.
+func (e *Engine) WaitCommitted(ctx context.Context, hash [32]byte) (uint64, error) {
+	ch := e.waiters.add(hash)
+	defer e.waiters.remove(hash, ch)
+	if loc, found, err := e.ledger.TxLocation(hash); err != nil {
+		return 0, err
+	} else if found {
+		return loc.Height, nil
+	}
+	select {
+	case r := <-ch:
+		return r.height, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+type waitResult struct {
+	height uint64
+	err    error
+}
+
+// waiters are the clients waiting for their transactions.
+type waiters struct {
+	mu   sync.Mutex
+	byTx map[[32]byte][]chan waitResult
+	err  error
+}
+
+func (w *waiters) init() { w.byTx = map[[32]byte][]chan waitResult{} }
+
+func (w *waiters) add(hash [32]byte) chan waitResult {
+	ch := make(chan waitResult, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		ch <- waitResult{err: w.err}
+		return ch
+	}
+	w.byTx[hash] = append(w.byTx[hash], ch)
+	return ch
+}
+
+func (w *waiters) remove(hash [32]byte, ch chan waitResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := w.byTx[hash]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.byTx, hash)
+	} else {
+		w.byTx[hash] = list
+	}
+}
+
+func (w *waiters) notify(hash [32]byte, r waitResult) {
+	for _, ch := range w.byTx[hash] {
+		select {
+		case ch <- r:
+		default:
+		}
+	}
+	delete(w.byTx, hash)
+}
+
+func (w *waiters) committed(hashes [][32]byte, height uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, h := range hashes {
+		w.notify(h, waitResult{height: height})
+	}
+}
+
+func (w *waiters) rejected(hash [32]byte, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.notify(hash, waitResult{err: fmt.Errorf("%w: %w", ErrRejected, err)})
+}
+
+func (w *waiters) stop(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+	for h := range w.byTx {
+		w.notify(h, waitResult{err: err})
+	}
+}

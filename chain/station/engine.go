@@ -1,0 +1,634 @@
+package station
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urna-vote/urna/ballot"
+	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/bft"
+	"github.com/urna-vote/urna/chain/bft/signer"
+	"github.com/urna-vote/urna/chain/bft/wal"
+	"github.com/urna-vote/urna/chain/genesis"
+	"github.com/urna-vote/urna/chain/ledger"
+	"github.com/urna-vote/urna/chain/store"
+)
+
+// Config configures a station engine.
+type Config struct {
+	Genesis *genesis.Genesis
+	Roll    *ballot.Roll
+	// Seed is this station's Ed25519 seed: its consensus key, transaction
+	// key and DKG long-term key.
+	Seed []byte
+	// Dir holds the station's data: store/, wal/ and signer/.
+	Dir       string
+	Transport Transport
+	Logger    *slog.Logger
+	// Timeouts of the consensus steps (zero: bft.DefaultTimeouts()).
+	Timeouts bft.TimeoutConfig
+	// Tick is how often the station re-broadcasts its latest votes, tells
+	// peers its height and retries block sync (zero: 1 s).
+	Tick time.Duration
+	// Heartbeat is how long an idle chain waits before an empty block (zero:
+	// the genesis's heartbeat).
+	Heartbeat time.Duration
+	// Mempool bounds (zero: 20,000 transactions, 64 MiB).
+	MempoolTxs, MempoolBytes int
+	// Store options.
+	Store store.Options
+	// Clock (nil: the system clock).
+	Clock Clock
+
+	// crash, if set (tests only), is asked at each step of the commit path
+	// whether the station should crash there.
+	crash func(point string) bool
+}
+
+// Errors of the engine.
+var (
+	ErrNotStation = errors.New("this key is not a station of the election")
+	ErrStopped    = errors.New("station engine stopped")
+	ErrNoSigner   = errors.New("double-sign guard state is missing but the station has data: refusing to start (restore signer/ or start from an empty directory)")
+	errCrashed    = errors.New("simulated crash")
+)
+
+// Engine is one station's node.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	index   int
+	key     ed25519.PrivateKey
+	fp      [32]byte
+	vals    *bft.ValidatorSet
+	params  genesis.Params
+	machine *chain.Machine
+	store   *store.Store
+	ledger  *ledger.Ledger
+	wal     *wal.Log
+	signer  *signer.Signer
+	core    *bft.Core
+	mempool *Mempool
+	duties  *duties
+	stats   stats
+
+	// Loop-owned state.
+	replaying   bool
+	pendingProp *bft.ProposalRequest
+	lastBlockAt time.Time
+	workSent    uint64 // height for which WorkReady was fed
+	lastSyncAsk time.Time
+	crashed     bool
+	fatal       error // a failure found inside a core callback; the loop stops with it
+
+	// Channels into the loop.
+	timers chan bft.Timeout
+	work   chan struct{}
+	admit  chan Packet // gossip packets waiting for admission workers
+
+	waiters waiters
+	events  events
+	status  atomic.Pointer[Status]
+	done    chan struct{}
+	runErr  error
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// Open opens (or creates) a station's data and recovers: the store gives the
+// last committed height, the WAL is replayed through a fresh consensus core
+// without sending anything, and the station's DKG duties are rebuilt from
+// the chain. Run then starts the loop.
+func Open(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	if cfg.Timeouts == (bft.TimeoutConfig{}) {
+		cfg.Timeouts = bft.DefaultTimeouts()
+	}
+	params := cfg.Genesis.Params()
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = time.Duration(params.HeartbeatMillis) * time.Millisecond
+	}
+	if cfg.MempoolTxs == 0 {
+		cfg.MempoolTxs = 20_000
+	}
+	if cfg.MempoolBytes == 0 {
+		cfg.MempoolBytes = 64 << 20
+	}
+	if len(cfg.Seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("station: seed is %d bytes, want %d", len(cfg.Seed), ed25519.SeedSize)
+	}
+	key := ed25519.NewKeyFromSeed(cfg.Seed)
+	index, ok := cfg.Genesis.StationByKey(key.Public().(ed25519.PublicKey))
+	if !ok {
+		return nil, ErrNotStation
+	}
+	m, err := chain.NewMachine(cfg.Genesis, cfg.Roll)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg: cfg, log: cfg.Logger.With("station", index), index: index, key: key,
+		fp: cfg.Genesis.Fingerprint(), vals: m.Validators(), params: params, machine: m,
+		mempool: NewMempool(cfg.MempoolTxs, cfg.MempoolBytes),
+		timers:  make(chan bft.Timeout, 256),
+		work:    make(chan struct{}, 1),
+		admit:   make(chan Packet, 4096),
+		done:    make(chan struct{}),
+	}
+	e.waiters.init()
+	if err := e.openDisk(); err != nil {
+		e.closeDisk()
+		return nil, err
+	}
+	if err := e.recover(); err != nil {
+		e.closeDisk()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) openDisk() error {
+	if err := os.MkdirAll(e.cfg.Dir, 0o700); err != nil {
+		return err
+	}
+	var err error
+	if e.store, err = store.Open(filepath.Join(e.cfg.Dir, "store"), e.cfg.Store); err != nil {
+		return err
+	}
+	if e.ledger, err = ledger.Open(e.store, e.machine); err != nil {
+		return err
+	}
+	var rec wal.Recovery
+	if e.wal, rec, err = wal.Open(filepath.Join(e.cfg.Dir, "wal")); err != nil {
+		return err
+	}
+	if rec.TruncatedBytes > 0 {
+		e.log.Warn("consensus WAL had a torn tail; cut it", "file", rec.File, "offset", rec.Offset, "bytes", rec.TruncatedBytes)
+	}
+	signerDir := filepath.Join(e.cfg.Dir, "signer")
+	e.signer, err = signer.Open(signerDir, e.key)
+	if errors.Is(err, signer.ErrNoState) {
+		_, walUsed := e.wal.Height()
+		if e.ledger.Height() > 0 || walUsed {
+			return ErrNoSigner
+		}
+		e.signer, err = signer.Init(signerDir, e.key)
+	}
+	return err
+}
+
+func (e *Engine) closeDisk() {
+	if e.wal != nil {
+		e.wal.Close()
+	}
+	if e.store != nil {
+		e.store.Close()
+	}
+}
+
+// sign is the core's Signer: the durable double-sign guard, with a crash
+// point right after it released a signature.
+func (e *Engine) sign(height uint64, round uint32, step bft.RoundStep, msg []byte) ([]byte, error) {
+	sig, err := e.signer.Sign(height, round, uint8(step), msg)
+	if err == nil && e.crashAt("after-signer") {
+		e.crashed = true
+	}
+	return sig, err
+}
+
+// validate is the core's validity check of a block at a height: the state
+// machine on top of the committed chain.
+func (e *Engine) validate(height uint64, block []byte) error {
+	if h := e.ledger.Height(); height != h+1 {
+		return fmt.Errorf("station: block for height %d, chain is at %d", height, h)
+	}
+	err := e.ledger.Validate(block)
+	if errors.Is(err, chain.ErrStateRead) && e.fatal == nil {
+		// The disk failed, not the block: stop rather than vote it down.
+		e.fatal = err
+	}
+	return err
+}
+
+// recover rebuilds the core from the store and the WAL.
+func (e *Engine) recover() error {
+	h := e.ledger.Height()
+	core, err := bft.New(bft.Config{
+		ChainID:       bft.Hash(e.fp),
+		Validators:    e.vals,
+		Self:          e.index,
+		Height:        h + 1,
+		Timeouts:      e.cfg.Timeouts,
+		Signer:        bft.SignFunc(e.sign),
+		Validate:      e.validate,
+		MaxBlockBytes: e.params.MaxBlockBytes + 64<<10,
+		WaitForWork:   true,
+	})
+	if err != nil {
+		return err
+	}
+	e.core = core
+	e.replaying = true
+	defer func() { e.replaying = false }()
+	var rd bft.Ready
+	if h > 0 {
+		d, err := e.decision(h)
+		if err != nil {
+			return err
+		}
+		if rd, err = core.SyncTo(*d); err != nil {
+			return fmt.Errorf("station: the store's head does not verify: %w", err)
+		}
+	} else {
+		rd = core.Start()
+	}
+	if err := e.handle(rd); err != nil {
+		return err
+	}
+	replayed := 0
+	if last, ok := e.wal.Height(); ok && last >= h+1 {
+		err := e.wal.Replay(h+1, func(_ uint64, rec []byte) error {
+			in, err := bft.DecodeInput(rec)
+			if err != nil {
+				return fmt.Errorf("station: WAL record: %w", err)
+			}
+			replayed++
+			return e.handle(core.Step(in))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := e.wal.StartHeight(core.Height()); err != nil {
+		return err
+	}
+	e.lastBlockAt = time.UnixMilli(e.ledger.State().Time)
+	e.log.Info("station recovered", "height", e.ledger.Height(), "round", core.Round(), "wal_records", replayed)
+	if e.duties, err = newDuties(e); err != nil {
+		return err
+	}
+	e.publishStatus()
+	return nil
+}
+
+// decision rebuilds the Decision of a committed height from the store.
+func (e *Engine) decision(h uint64) (*bft.Decision, error) {
+	if d, ok := e.core.Decision(h); ok {
+		return &d, nil
+	}
+	b, err := e.ledger.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.ledger.Certificate(h)
+	if err != nil {
+		return nil, err
+	}
+	return &bft.Decision{Height: h, Block: b, Certificate: *c}, nil
+}
+
+// Run runs the station until ctx is done (nil) or a fatal error (which it
+// returns: the station must stop rather than go on in an unknown state).
+func (e *Engine) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range max(2, numWorkers()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.admissionWorker(ctx)
+		}()
+	}
+	err := e.loop(ctx)
+	cancel()
+	wg.Wait()
+	e.runErr = err
+	close(e.done)
+	e.waiters.stop(ErrStopped)
+	e.events.close()
+	return err
+}
+
+// startup does what a replay held back: tell peers our votes and height,
+// answer a pending proposal request, and look for work.
+func (e *Engine) startup() {
+	for _, m := range e.core.LatestVotes() {
+		e.broadcastMsg(m)
+	}
+	if req, ok := e.core.PendingProposal(); ok {
+		e.pendingProp = &req
+	}
+	e.sendStatus()
+	e.duties.afterBlock(nil)
+	e.signalWork()
+}
+
+func (e *Engine) loop(ctx context.Context) error {
+	e.startup()
+	tick := make(chan struct{}, 1)
+	var arm func()
+	arm = func() {
+		e.cfg.Clock.AfterFunc(e.cfg.Tick, func() {
+			select {
+			case tick <- struct{}{}:
+			default:
+			}
+			select {
+			case <-e.done:
+			case <-ctx.Done():
+			default:
+				arm()
+			}
+		})
+	}
+	arm()
+	recv := e.cfg.Transport.Receive()
+	ticks := 0
+	for {
+		if e.crashed {
+			return e.crash()
+		}
+		if e.fatal != nil {
+			return e.fatal
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case p, ok := <-recv:
+			if !ok {
+				return fmt.Errorf("station: transport closed")
+			}
+			if err := e.onPacket(p); err != nil {
+				return err
+			}
+		case t := <-e.timers:
+			if err := e.step(t); err != nil {
+				return err
+			}
+		case <-e.work:
+			if err := e.onWork(); err != nil {
+				return err
+			}
+		case <-tick:
+			ticks++
+			if err := e.onTick(ticks); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// step logs an input, feeds it to the core and carries out the Ready.
+func (e *Engine) step(in bft.Input) error {
+	rec, err := bft.EncodeInput(in)
+	if err != nil {
+		return nil // not encodable: nothing the core could use (DecodeInput gave it to us)
+	}
+	if err := e.wal.Append(rec); err != nil {
+		return err
+	}
+	if e.crashAt("after-wal-append") {
+		e.crashed = true
+		return nil
+	}
+	return e.handle(e.core.Step(in))
+}
+
+// handle carries out a Ready in the safe order: persist (WAL appended and
+// fsynced; the signer fsynced before each signature), then send, then apply
+// a decided block in one store transaction and only then tell clients.
+func (e *Engine) handle(rd bft.Ready) error {
+	if e.crashed {
+		return nil
+	}
+	if !e.replaying {
+		for _, m := range rd.Buffered {
+			if err := e.appendMsg(m); err != nil {
+				return err
+			}
+		}
+		for _, m := range rd.Messages {
+			if err := e.appendMsg(m); err != nil {
+				return err
+			}
+		}
+		if len(rd.Messages) > 0 {
+			if err := e.wal.Sync(); err != nil {
+				return err
+			}
+			if e.crashAt("after-wal-sync") {
+				e.crashed = true
+				return nil
+			}
+		}
+	}
+	for _, d := range rd.Dropped {
+		e.onDrop(d)
+	}
+	if !e.replaying {
+		// Everything in this Ready is durable now: it may leave.
+		for _, m := range rd.Messages {
+			e.broadcastMsg(m)
+		}
+	}
+	if rd.Commit != nil {
+		if err := e.commit(rd.Commit); err != nil || e.crashed {
+			return err
+		}
+		if err := e.handle(e.core.Advance()); err != nil || e.crashed {
+			return err
+		}
+	}
+	if !e.replaying {
+		for _, ev := range rd.Evidence {
+			e.submitOwn(&chain.Tx{Kind: chain.TxEvidence, Election: e.fp, Payload: bft.EncodeEvidence(&ev)})
+		}
+		if rd.Sync != nil {
+			e.askSync(rd.Sync.From, rd.Sync.To)
+		}
+	}
+	for _, t := range rd.Timers {
+		e.schedule(t)
+	}
+	if rd.NeedProposal != nil && !e.replaying {
+		req := *rd.NeedProposal
+		e.pendingProp = &req
+		return e.maybePropose()
+	}
+	return nil
+}
+
+func (e *Engine) appendMsg(m bft.Message) error {
+	rec, err := bft.EncodeInput(m)
+	if err != nil {
+		return fmt.Errorf("station: encoding our own message: %w", err)
+	}
+	return e.wal.Append(rec)
+}
+
+// commit applies a decided block and stores it; then starts the next WAL
+// segment and tells clients.
+func (e *Engine) commit(d *bft.Decision) error {
+	if e.crashAt("before-store-commit") {
+		e.crashed = true
+		return nil
+	}
+	a, err := e.ledger.Commit(d.Block, &d.Certificate)
+	if err != nil {
+		// A block a quorum decided does not apply here: a bug or a broken
+		// disk. Stop loudly rather than diverge.
+		return fmt.Errorf("station: committing decided block %d: %w", d.Height, err)
+	}
+	if e.crashAt("after-store-commit") {
+		e.crashed = true
+		return nil
+	}
+	if !e.replaying {
+		if err := e.wal.StartHeight(d.Height + 1); err != nil {
+			return err
+		}
+		if d.Height > 2 {
+			if err := e.wal.TruncateBefore(d.Height - 1); err != nil {
+				return err
+			}
+		}
+	}
+	e.lastBlockAt = time.UnixMilli(a.State.Time)
+	e.workSent = 0
+	e.pendingProp = nil
+	e.stats.blocks.Add(1)
+	hashes := make([][32]byte, len(a.Txs))
+	for i, tx := range a.Txs {
+		hashes[i] = bft.HashValue(a.Block.Txs[i])
+		if tx.Kind == chain.TxBallot {
+			e.stats.ballots.Add(1)
+		}
+	}
+	e.mempool.Remove(hashes...)
+	if e.crashAt("before-notify") {
+		e.crashed = true
+		return nil
+	}
+	e.waiters.committed(hashes, d.Height)
+	e.publishStatus()
+	e.events.publish(Event{Height: d.Height, Phase: a.State.Phase, Txs: len(a.Txs), Counted: a.State.Counted})
+	e.log.Debug("committed", "height", d.Height, "txs", len(a.Txs), "phase", a.State.Phase)
+	if !e.replaying {
+		e.duties.afterBlock(a)
+	}
+	return nil
+}
+
+// schedule arms a timer that feeds t back into the loop.
+func (e *Engine) schedule(t bft.Timeout) {
+	e.cfg.Clock.AfterFunc(t.Duration, func() {
+		select {
+		case e.timers <- t:
+		case <-e.done:
+		}
+	})
+}
+
+func (e *Engine) broadcastMsg(m bft.Message) {
+	b, err := bft.EncodeMessage(m)
+	if err != nil {
+		return
+	}
+	e.cfg.Transport.Broadcast(ChannelConsensus, b)
+}
+
+// onPacket dispatches a packet from a peer.
+func (e *Engine) onPacket(p Packet) error {
+	if p.From < 0 || p.From >= e.vals.N() || p.From == e.index {
+		e.stats.dropped.Add(1)
+		return nil
+	}
+	switch p.Channel {
+	case ChannelConsensus:
+		m, err := bft.DecodeMessage(p.Data)
+		if err != nil || m.Decision != nil {
+			e.stats.dropped.Add(1)
+			return nil
+		}
+		return e.step(m)
+	case ChannelGossip:
+		select {
+		case e.admit <- p:
+		default:
+			e.stats.dropped.Add(1) // admission is saturated: the sender will re-send
+		}
+		return nil
+	case ChannelSync:
+		return e.onSync(p)
+	}
+	e.stats.dropped.Add(1)
+	return nil
+}
+
+// onDrop counts dropped inputs and answers a peer that sent a message of a
+// height we have decided with that height's decision.
+func (e *Engine) onDrop(d bft.Drop) {
+	e.stats.dropped.Add(1)
+	if e.replaying || d.Reason != bft.DropPastHeight || d.Validator < 0 || int(d.Validator) == e.index {
+		return
+	}
+	e.serveDecisions(int(d.Validator), d.Height, d.Height+1)
+}
+
+// crash stops the loop the way a killed process would: nothing buffered is
+// written, nothing is closed cleanly beyond what the operating system does.
+func (e *Engine) crash() error {
+	e.wal.Abandon()
+	e.store.Close()
+	return errCrashed
+}
+
+func (e *Engine) crashAt(point string) bool {
+	return e.cfg.crash != nil && !e.replaying && e.cfg.crash(point)
+}
+
+// Close releases the station's files after Run has returned.
+func (e *Engine) Close() error {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if errors.Is(e.runErr, errCrashed) {
+		return nil
+	}
+	var errs []error
+	if e.wal != nil {
+		errs = append(errs, e.wal.Close())
+	}
+	if e.store != nil {
+		errs = append(errs, e.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Index is this station's index in the genesis.
+func (e *Engine) Index() int { return e.index }
+
+// Ledger gives read access to the committed chain.
+func (e *Engine) Ledger() *ledger.Ledger { return e.ledger }
+
+var storeNotFound = store.ErrNotFound
