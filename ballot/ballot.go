@@ -98,11 +98,7 @@ func (b *Ballot) Encode() []byte { return marshal(b) }
 // DecodeBallot decodes a ballot strictly. It checks the encoding only; call
 // VerifyBallot for the cryptography.
 func DecodeBallot(data []byte) (*Ballot, error) {
-	var b Ballot
-	if err := unmarshalStrict(data, &b, MaxBallotSize); err != nil {
-		return nil, fmt.Errorf("ballot: %w", err)
-	}
-	return &b, nil
+	return decodeAs[Ballot](data, "ballot", MaxBallotSize)
 }
 
 // Hash is SHA-256 of the canonical ballot bytes.

@@ -59,11 +59,7 @@ func (sp *SpoiledBallot) Encode() []byte { return marshal(sp) }
 
 // DecodeSpoiledBallot decodes a spoiled ballot strictly (encoding only).
 func DecodeSpoiledBallot(data []byte) (*SpoiledBallot, error) {
-	var sp SpoiledBallot
-	if err := unmarshalStrict(data, &sp, 2*MaxBallotSize); err != nil {
-		return nil, fmt.Errorf("spoiled ballot: %w", err)
-	}
-	return &sp, nil
+	return decodeAs[SpoiledBallot](data, "spoiled ballot", 2*MaxBallotSize)
 }
 
 // VerifySpoiled checks a spoiled ballot: the ballot itself verifies, and

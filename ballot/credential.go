@@ -57,7 +57,10 @@ func NewVotingCode(rnd io.Reader) (VotingCode, error) {
 	return formatCode(vals), nil
 }
 
-func formatCode(vals []byte) VotingCode {
+func formatCode(vals []byte) VotingCode { return VotingCode(formatSymbols(vals)) }
+
+// formatSymbols writes symbol values in groups of four.
+func formatSymbols(vals []byte) string {
 	var b strings.Builder
 	for i, v := range vals {
 		if i > 0 && i%codeGroup == 0 {
@@ -65,7 +68,7 @@ func formatCode(vals []byte) VotingCode {
 		}
 		b.WriteByte(crockford[v])
 	}
-	return VotingCode(b.String())
+	return b.String()
 }
 
 // luhnCheck computes the Luhn mod 32 check value of data symbols.
@@ -102,27 +105,37 @@ func symbolValue(c rune) (byte, bool) {
 // says whether a symbol is not in the alphabet (and which), the length is
 // wrong, or the check symbol does not match.
 func ParseVotingCode(typed string) (VotingCode, error) {
-	vals := make([]byte, 0, codeSymbols)
+	vals, err := parseSymbols(typed, codeSymbols, ErrCodeSymbol, ErrCodeLength)
+	if err != nil {
+		return "", err
+	}
+	if luhnCheck(vals[:codeDataSymbols]) != vals[codeDataSymbols] {
+		return "", ErrCodeMistyped
+	}
+	return formatCode(vals), nil
+}
+
+// parseSymbols reads exactly n Crockford symbols from what someone typed,
+// skipping dashes and spaces and folding case and the I/L/O confusions.
+func parseSymbols(typed string, n int, badSymbol, badLength error) ([]byte, error) {
+	vals := make([]byte, 0, n)
 	for pos, c := range typed {
 		if c == '-' || c == ' ' {
 			continue
 		}
 		v, ok := symbolValue(c)
 		if !ok {
-			return "", fmt.Errorf("%w: %q at position %d", ErrCodeSymbol, c, pos+1)
+			return nil, fmt.Errorf("%w: %q at position %d", badSymbol, c, pos+1)
 		}
-		if len(vals) == codeSymbols {
-			return "", fmt.Errorf("%w: more than %d", ErrCodeLength, codeSymbols)
+		if len(vals) == n {
+			return nil, fmt.Errorf("%w: more than %d symbols", badLength, n)
 		}
 		vals = append(vals, v)
 	}
-	if len(vals) != codeSymbols {
-		return "", fmt.Errorf("%w: %d, want %d", ErrCodeLength, len(vals), codeSymbols)
+	if len(vals) != n {
+		return nil, fmt.Errorf("%w: %d symbols, want %d", badLength, len(vals), n)
 	}
-	if luhnCheck(vals[:codeDataSymbols]) != vals[codeDataSymbols] {
-		return "", ErrCodeMistyped
-	}
-	return formatCode(vals), nil
+	return vals, nil
 }
 
 // LogValue keeps voting codes out of logs.

@@ -40,11 +40,7 @@ func (ts *TallyShares) Encode() []byte { return marshal(ts) }
 
 // DecodeTallyShares decodes strictly (encoding only; see VerifyTallyShares).
 func DecodeTallyShares(b []byte) (*TallyShares, error) {
-	var ts TallyShares
-	if err := unmarshalStrict(b, &ts, MaxTallySharesSize); err != nil {
-		return nil, fmt.Errorf("tally shares: %w", err)
-	}
-	return &ts, nil
+	return decodeAs[TallyShares](b, "tally shares", MaxTallySharesSize)
 }
 
 // Errors of decryption.

@@ -133,38 +133,22 @@ func (m *KeyAnnouncement) Encode() []byte { return marshal(m) }
 
 // DecodeDealBundle decodes a deal bundle strictly (encoding only; see Check).
 func DecodeDealBundle(b []byte) (*DealBundle, error) {
-	var m DealBundle
-	if err := unmarshalStrict(b, &m, MaxDKGMessageSize); err != nil {
-		return nil, fmt.Errorf("deal bundle: %w", err)
-	}
-	return &m, nil
+	return decodeAs[DealBundle](b, "deal bundle", MaxDKGMessageSize)
 }
 
 // DecodeResponseBundle decodes a response bundle strictly.
 func DecodeResponseBundle(b []byte) (*ResponseBundle, error) {
-	var m ResponseBundle
-	if err := unmarshalStrict(b, &m, MaxDKGMessageSize); err != nil {
-		return nil, fmt.Errorf("response bundle: %w", err)
-	}
-	return &m, nil
+	return decodeAs[ResponseBundle](b, "response bundle", MaxDKGMessageSize)
 }
 
 // DecodeJustificationBundle decodes a justification bundle strictly.
 func DecodeJustificationBundle(b []byte) (*JustificationBundle, error) {
-	var m JustificationBundle
-	if err := unmarshalStrict(b, &m, MaxDKGMessageSize); err != nil {
-		return nil, fmt.Errorf("justification bundle: %w", err)
-	}
-	return &m, nil
+	return decodeAs[JustificationBundle](b, "justification bundle", MaxDKGMessageSize)
 }
 
 // DecodeKeyAnnouncement decodes a key announcement strictly.
 func DecodeKeyAnnouncement(b []byte) (*KeyAnnouncement, error) {
-	var m KeyAnnouncement
-	if err := unmarshalStrict(b, &m, MaxDKGMessageSize); err != nil {
-		return nil, fmt.Errorf("key announcement: %w", err)
-	}
-	return &m, nil
+	return decodeAs[KeyAnnouncement](b, "key announcement", MaxDKGMessageSize)
 }
 
 // Structural checks that need only the public parameters (n stations,

@@ -75,6 +75,15 @@ func unmarshalStrict(data []byte, v any, maxSize int) error {
 	return nil
 }
 
+// decodeAs decodes a message of type T strictly, naming it in the error.
+func decodeAs[T any](data []byte, what string, maxSize int) (*T, error) {
+	var v T
+	if err := unmarshalStrict(data, &v, maxSize); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return &v, nil
+}
+
 // Marshal and Unmarshal are the canonical CBOR codec of this package, for the
 // chain's own types that embed ballot values: one encoding everywhere.
 func Marshal(v any) []byte { return marshal(v) }

@@ -1,10 +1,6 @@
 package ballot
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-)
+import "errors"
 
 // A tracking code is the first 80 bits of a ballot's hash written as 16
 // Crockford base-32 symbols in four groups (e.g. "3F2A-9KQD-XB7M-0T4C"):
@@ -21,14 +17,11 @@ var ErrBadTrackingCode = errors.New("not a tracking code")
 
 // TrackingCodeOf formats the tracking code of a ballot hash.
 func TrackingCodeOf(hash [32]byte) string {
-	var b strings.Builder
-	for i := range trackingSymbols {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte('-')
-		}
-		b.WriteByte(crockford[fiveBits(hash[:trackingBytes], i)])
+	vals := make([]byte, trackingSymbols)
+	for i := range vals {
+		vals[i] = fiveBits(hash[:trackingBytes], i)
 	}
-	return b.String()
+	return formatSymbols(vals)
 }
 
 func fiveBits(data []byte, i int) byte {
@@ -43,52 +36,27 @@ func fiveBits(data []byte, i int) byte {
 // ParseTrackingCode normalises a typed tracking code (case, dashes, spaces,
 // I/L/O confusions) to its canonical form.
 func ParseTrackingCode(typed string) (string, error) {
-	vals := make([]byte, 0, trackingSymbols)
-	for pos, c := range typed {
-		if c == '-' || c == ' ' {
-			continue
-		}
-		v, ok := symbolValue(c)
-		if !ok {
-			return "", fmt.Errorf("%w: %q at position %d", ErrBadTrackingCode, c, pos+1)
-		}
-		if len(vals) == trackingSymbols {
-			return "", fmt.Errorf("%w: more than %d symbols", ErrBadTrackingCode, trackingSymbols)
-		}
-		vals = append(vals, v)
+	vals, err := parseSymbols(typed, trackingSymbols, ErrBadTrackingCode, ErrBadTrackingCode)
+	if err != nil {
+		return "", err
 	}
-	if len(vals) != trackingSymbols {
-		return "", fmt.Errorf("%w: %d symbols, want %d", ErrBadTrackingCode, len(vals), trackingSymbols)
-	}
-	var b strings.Builder
-	for i, v := range vals {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte('-')
-		}
-		b.WriteByte(crockford[v])
-	}
-	return b.String(), nil
+	return formatSymbols(vals), nil
 }
 
 // TrackingPrefix parses a typed tracking code and returns the 10 bytes of the
 // ballot hash it stands for: the key by which the chain indexes ballots.
 func TrackingPrefix(typed string) ([]byte, error) {
-	canon, err := ParseTrackingCode(typed)
+	vals, err := parseSymbols(typed, trackingSymbols, ErrBadTrackingCode, ErrBadTrackingCode)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, trackingBytes)
-	bit := 0
-	for _, c := range canon {
-		if c == '-' {
-			continue
-		}
-		v, _ := symbolValue(c)
+	for i, v := range vals {
 		for b := 4; b >= 0; b-- {
 			if v&(1<<b) != 0 {
+				bit := i*5 + 4 - b
 				out[bit/8] |= 0x80 >> (bit % 8)
 			}
-			bit++
 		}
 	}
 	return out, nil

@@ -19,6 +19,10 @@ var (
 	ErrBlockTooLarge   = errors.New("block has too many transactions or bytes")
 	ErrMachineConfig   = errors.New("state machine cannot be built from this genesis")
 	ErrUnknownElection = errors.New("election key is not known yet")
+	// ErrStateRead wraps a failure to read the state's key/value data: not
+	// a verdict on the block or transaction, which must not be called
+	// invalid because a disk failed.
+	ErrStateRead = errors.New("cannot read the state")
 )
 
 // Transaction-level errors: the rule a transaction broke. A *TxError wraps

@@ -228,7 +228,11 @@ func (a *applier) get(k []byte) ([]byte, bool, error) {
 	if v, ok := a.overlay[string(k)]; ok {
 		return v, v != nil, nil
 	}
-	return a.kv.Get(k)
+	v, ok, err := a.kv.Get(k)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrStateRead, err)
+	}
+	return v, ok, nil
 }
 
 func (a *applier) put(k, v []byte) { a.overlay[string(k)] = v }

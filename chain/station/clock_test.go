@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/bft"
 )
 
 // manualClock is a Clock that moves only when the test says so.
@@ -86,4 +87,39 @@ func TestIdleChainMakesOnlyHeartbeatBlocks(t *testing.T) {
 	if got := c.engine(0).Ledger().Height(); got != h+1 {
 		t.Fatalf("after one heartbeat the chain grew by %d blocks", got-h)
 	}
+}
+
+// A station whose clock is an hour behind does not vote for the others'
+// proposals (their block times are an hour in its future), and the
+// election goes on without its prevotes; it follows the chain.
+func TestProposalFromTheFutureIsNotVotedFor(t *testing.T) {
+	c := newCluster(t, "mayor", 10, 6)
+	c.clocks = map[int]Clock{0: skewedClock{offset: -time.Hour}}
+	c.startAll()
+	c.waitPhase(chain.PhaseReady, 60*time.Second)
+	eng := c.engine(0)
+	p := &bft.Proposal{Height: eng.core.Height(), POLRound: -1, Block: c.buildFutureBlock(t, time.Now().Add(time.Minute))}
+	if eng.timely(p) {
+		t.Fatal("a block a minute in the future (skew limit 10 s) was judged timely")
+	}
+	p.POLRound = 0
+	if !eng.timely(p) {
+		t.Fatal("a re-proposal was judged on its time")
+	}
+}
+
+type skewedClock struct{ offset time.Duration }
+
+func (s skewedClock) Now() time.Time                       { return time.Now().Add(s.offset) }
+func (s skewedClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
+
+func (c *cluster) buildFutureBlock(t *testing.T, at time.Time) []byte {
+	st := c.engine(1).Ledger().State()
+	b := &chain.Block{Header: chain.Header{Election: c.e.Fingerprint(), Height: st.Height + 1, PrevHash: st.BlockHash, Time: at.UnixMilli(), StateHash: st.StateHash}}
+	cert, err := c.engine(1).Ledger().Certificate(st.Height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.LastCommit = cert
+	return b.Encode()
 }

@@ -34,6 +34,7 @@ type cluster struct {
 	crash   []func(string) bool
 	crashes int // stations restarted after a simulated crash
 	clock   Clock
+	clocks  map[int]Clock // per-station clocks, overriding clock
 	tick    time.Duration
 	beat    time.Duration
 }
@@ -71,10 +72,14 @@ func (c *cluster) start(i int) {
 	if tick == 0 {
 		tick, beat = 100*time.Millisecond, time.Second
 	}
+	clock := c.clock
+	if sc, ok := c.clocks[i]; ok {
+		clock = sc
+	}
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: c.clock, crash: c.crash[i],
+		Heartbeat: beat, Clock: clock, crash: c.crash[i],
 	})
 	if err != nil {
 		c.t.Fatalf("station %d: %v", i, err)

@@ -567,6 +567,10 @@ func (e *Engine) onPacket(p Packet) error {
 			e.stats.dropped.Add(1)
 			return nil
 		}
+		if m.Proposal != nil && !e.timely(m.Proposal) {
+			e.stats.dropped.Add(1)
+			return nil
+		}
 		return e.step(m)
 	case ChannelGossip:
 		select {
@@ -580,6 +584,30 @@ func (e *Engine) onPacket(p Packet) error {
 	}
 	e.stats.dropped.Add(1)
 	return nil
+}
+
+// timely checks a fresh proposal's block time against our clock: a block
+// more than max_clock_skew_ms in our future is not prevoted for. The check
+// happens here, before the proposal is logged, so that a WAL replay sees
+// the same inputs whatever the clock says then. Nothing is lost: if the
+// others decide that block anyway, this station fetches it by block sync,
+// where no clock is consulted. Re-proposals of a value that already had a
+// quorum (POLRound ≥ 0) are not checked.
+func (e *Engine) timely(p *bft.Proposal) bool {
+	if p.POLRound >= 0 || p.Height != e.core.Height() {
+		return true
+	}
+	b, err := chain.DecodeBlock(p.Block, e.params.MaxBlockBytes)
+	if err != nil {
+		return true // Validate will refuse it, with the reason
+	}
+	ahead := b.Header.Time - e.cfg.Clock.Now().UnixMilli()
+	if ahead > int64(e.params.MaxClockSkewMillis) {
+		e.log.Warn("proposal's block time is ahead of this station's clock; not voting for it (check the clocks)",
+			"proposer", p.Proposer, "height", p.Height, "ahead_ms", ahead)
+		return false
+	}
+	return true
 }
 
 // onDrop counts dropped inputs and answers a peer that sent a message of a
