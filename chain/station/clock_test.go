@@ -110,7 +110,7 @@ func TestProposalFromTheFutureIsNotVotedFor(t *testing.T) {
 
 type skewedClock struct{ offset time.Duration }
 
-func (s skewedClock) Now() time.Time                       { return time.Now().Add(s.offset) }
+func (s skewedClock) Now() time.Time                      { return time.Now().Add(s.offset) }
 func (s skewedClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
 
 func (c *cluster) buildFutureBlock(t *testing.T, at time.Time) []byte {
