@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/urna-vote/urna/chain"
 	"github.com/urna-vote/urna/chain/bft"
@@ -83,9 +84,11 @@ func TestByzantineStation(t *testing.T) {
 				}
 			})
 			if mode == "equivocate" {
-				if ev := c.engine(0).Ledger().State().Evidence; ev == 0 {
-					t.Fatal("no evidence of the equivocation reached the chain")
-				}
+				// Evidence is an ordinary transaction: it may still be on its
+				// way into a block when the tally is done.
+				c.waitFor("evidence of the equivocation on the chain", 30*time.Second, func(s Status) bool {
+					return c.engine(0).Ledger().State().Evidence > 0
+				})
 			}
 		})
 	}
