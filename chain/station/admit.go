@@ -83,6 +83,12 @@ func (e *Engine) admitTx(raw []byte) (Receipt, error) {
 		if errors.Is(err, chain.ErrStateRead) {
 			return r, err // the station's trouble, not the transaction's
 		}
+		// The transaction may have been committed between the look-up above
+		// and the check: then it is no error of the client's.
+		if loc, found, lerr := e.ledger.TxLocation(hash); lerr == nil && found {
+			r.Committed, r.Height = true, loc.Height
+			return r, nil
+		}
 		e.stats.rejected.Add(1)
 		return r, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
@@ -146,6 +152,13 @@ func (e *Engine) WaitCommitted(ctx context.Context, hash [32]byte) (uint64, erro
 	}
 	select {
 	case r := <-ch:
+		if r.err != nil {
+			// Dropped from the mempool as a duplicate of what a block just
+			// committed? Then it is committed, which is what the client asks.
+			if loc, found, err := e.ledger.TxLocation(hash); err == nil && found {
+				return loc.Height, nil
+			}
+		}
 		return r.height, r.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
