@@ -8,11 +8,6 @@ import (
 	"testing"
 )
 
-type testStation struct {
-	seed []byte
-	dkg  *DKG
-}
-
 func stationSeeds(n int, tag string) ([][]byte, []ed25519.PublicKey) {
 	seeds := make([][]byte, n)
 	keys := make([]ed25519.PublicKey, n)

@@ -3,8 +3,6 @@ package chain
 import (
 	"errors"
 	"fmt"
-
-	"github.com/urna-vote/urna/ballot"
 )
 
 // Block-level errors.
@@ -67,6 +65,3 @@ func (e *TxError) Error() string {
 }
 
 func (e *TxError) Unwrap() error { return e.Err }
-
-// Keep the ballot package's errors reachable through ours.
-var _ = ballot.ErrBadSignature

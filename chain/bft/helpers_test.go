@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -142,4 +141,3 @@ func signProposal(priv ed25519.PrivateKey, height uint64, round uint32, pol int3
 	return p
 }
 
-func u64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/store"
 )
 
 // metaKeyShare is the store meta key of the station's secret key share.
@@ -43,7 +44,7 @@ func newDuties(e *Engine) (*duties, error) {
 		}
 		d.share = k
 		return d, nil
-	case !errors.Is(err, storeNotFound):
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
 	st := e.ledger.State()

@@ -658,5 +658,3 @@ func (e *Engine) Index() int { return e.index }
 
 // Ledger gives read access to the committed chain.
 func (e *Engine) Ledger() *ledger.Ledger { return e.ledger }
-
-var storeNotFound = store.ErrNotFound
