@@ -140,4 +140,3 @@ func signProposal(priv ed25519.PrivateKey, height uint64, round uint32, pol int3
 	p.Signature = ed25519.Sign(priv, p.SignBytes(testChainID))
 	return p
 }
-
