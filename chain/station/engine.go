@@ -86,6 +86,7 @@ type Engine struct {
 	lastBlockAt time.Time
 	workSent    uint64 // height for which WorkReady was fed
 	lastSyncAsk time.Time
+	lastServed  []time.Time // per peer: when we last served it decisions
 	crashed     bool
 	fatal       error // a failure found inside a core callback; the loop stops with it
 

@@ -1,6 +1,8 @@
 package station
 
 import (
+	"time"
+
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain/bft"
 )
@@ -83,6 +85,16 @@ func (e *Engine) onSync(p Packet) error {
 // serveDecisions sends a peer the decisions of heights from..to-1 that we
 // have, at most maxSyncBatch of them.
 func (e *Engine) serveDecisions(to int, from, until uint64) {
+	// A lagging peer asks (and tells us its height) every tick: serve it at
+	// most once per half tick, so a slow link is not buried in blocks.
+	now := e.cfg.Clock.Now()
+	if e.lastServed == nil {
+		e.lastServed = make([]time.Time, e.vals.N())
+	}
+	if now.Sub(e.lastServed[to]) < e.cfg.Tick/2 {
+		return
+	}
+	e.lastServed[to] = now
 	head := e.ledger.Height()
 	if from == 0 {
 		from = 1
