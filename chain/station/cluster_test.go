@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,8 @@ type cluster struct {
 	dones   []chan error
 	votes   *voteMonitor
 	crash   []func(string) bool
-	crashes int // stations restarted after a simulated crash
+	crashes int           // stations restarted after a simulated crash
+	kill    []atomic.Bool // kill[i]: crash station i at its next crash point
 	clock   Clock
 	clocks  map[int]Clock // per-station clocks, overriding clock
 	tick    time.Duration
@@ -53,7 +55,7 @@ func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
 		c.Params.DKGDeadlineHeight = 8
 	})
 	n := e.N()
-	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n)}
+	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n), kill: make([]atomic.Bool, n)}
 	c.net.onSend = c.votes.observe
 	base := t.TempDir()
 	for i := range n {
@@ -76,10 +78,17 @@ func (c *cluster) start(i int) {
 	if sc, ok := c.clocks[i]; ok {
 		clock = sc
 	}
+	hook := c.crash[i]
+	crash := func(point string) bool {
+		if c.kill[i].CompareAndSwap(true, false) {
+			return true
+		}
+		return hook != nil && hook(point)
+	}
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: clock, crash: c.crash[i],
+		Heartbeat: beat, Clock: clock, crash: crash,
 	})
 	if err != nil {
 		c.t.Fatalf("station %d: %v", i, err)
@@ -138,6 +147,13 @@ func (c *cluster) stopAll() {
 	for i := range c.engines {
 		c.stop(i)
 	}
+}
+
+// crashCount is how many simulated crashes the cluster restarted from.
+func (c *cluster) crashCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.crashes
 }
 
 // engine returns station i's engine (nil while it is down).

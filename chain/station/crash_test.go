@@ -28,8 +28,8 @@ func TestCrashPoints(t *testing.T) {
 					return false
 				}
 			})
-			if !fired.Load() || c.crashes != 1 {
-				t.Fatalf("the station did not crash at %s (fired %v, restarts %d)", point, fired.Load(), c.crashes)
+			if !fired.Load() || c.crashCount() != 1 {
+				t.Fatalf("the station did not crash at %s (fired %v, restarts %d)", point, fired.Load(), c.crashCount())
 			}
 		})
 	}
