@@ -34,9 +34,11 @@ func byzantine(c *cluster, b int, mode string) {
 			return [][]byte{data}
 		}
 		switch {
-		case m.Vote != nil && mode == "equivocate":
-			// Half the stations see another vote: for a block nobody has,
-			// or nil.
+		case m.Vote != nil && (mode == "equivocate" || mode == "split"):
+			// Odd stations get another vote too (for a block nobody has, or
+			// nil): with "split" instead of the real one, so each half sees a
+			// consistent story; with "equivocate" as well as the real one,
+			// so they can prove the equivocation.
 			if to%2 == 1 {
 				v := *m.Vote
 				if v.BlockHash.IsZero() {
@@ -46,17 +48,20 @@ func byzantine(c *cluster, b int, mode string) {
 				}
 				v.Signature = ed25519.Sign(key, v.SignBytes(chainID))
 				out, _ := bft.EncodeMessage(bft.Message{Vote: &v})
-				return [][]byte{out}
+				if mode == "split" {
+					return [][]byte{out}
+				}
+				return [][]byte{out, data}
 			}
-		case m.Proposal != nil && (mode == "equivocate" || mode == "invalid-blocks"):
+		case m.Proposal != nil && (mode == "equivocate" || mode == "split" || mode == "invalid-blocks"):
 			blk, err := chain.DecodeBlock(m.Proposal.Block, 64<<20)
 			if err != nil {
 				return [][]byte{data}
 			}
-			if mode == "equivocate" && to%2 == 0 {
+			if mode != "invalid-blocks" && to%2 == 0 {
 				return [][]byte{data}
 			}
-			if mode == "equivocate" {
+			if mode != "invalid-blocks" {
 				blk.Header.Time++ // another valid block
 			} else {
 				blk.Txs = append(blk.Txs, (&chain.Tx{Kind: chain.TxApproval, Election: c.e.Fingerprint(), Payload: []byte{0x81, 0x01}}).Encode())
@@ -72,7 +77,7 @@ func byzantine(c *cluster, b int, mode string) {
 }
 
 func TestByzantineStation(t *testing.T) {
-	for _, mode := range []string{"equivocate", "invalid-blocks", "garbage", "silent"} {
+	for _, mode := range []string{"equivocate", "split", "invalid-blocks", "garbage", "silent"} {
 		t.Run(mode, func(t *testing.T) {
 			sc := scenario{config: "mayor", ballots: 150, seed: 40 + uint64(len(mode)), byzantine: []int{3}}
 			if mode == "silent" {
