@@ -225,9 +225,9 @@ func (e *Election) VerifyBallots(ballots []*Ballot) (errs []error) {
 // every proof. Eligibility of the credential (the roll) and one ballot per
 // credential are the chain's rules. The error is a *BallotError.
 func (e *Election) VerifyBallot(b *Ballot) error {
-	code := b.TrackingCode()
+	// The tracking code costs an encoding and a hash: make it only for an error.
 	fail := func(contest string, sel int, cand string, err error) error {
-		return &BallotError{Ballot: code, Contest: contest, Selection: sel, Candidate: cand, Err: err}
+		return &BallotError{Ballot: b.TrackingCode(), Contest: contest, Selection: sel, Candidate: cand, Err: err}
 	}
 	if b.Election != e.Manifest.Fingerprint {
 		return fail("", -1, "", fmt.Errorf("%w: fingerprint %x…, want %x…", ErrWrongElection, b.Election[:4], e.Manifest.Fingerprint[:4]))

@@ -22,19 +22,6 @@ type elgamal struct {
 	alpha, beta kyber.Point
 }
 
-// decode checks both components strictly.
-func (c *Ciphertext) decode() (elgamal, error) {
-	a, err := DecodePoint(c.Alpha[:])
-	if err != nil {
-		return elgamal{}, fmt.Errorf("alpha: %w", err)
-	}
-	b, err := DecodePoint(c.Beta[:])
-	if err != nil {
-		return elgamal{}, fmt.Errorf("beta: %w", err)
-	}
-	return elgamal{a, b}, nil
-}
-
 func (e elgamal) encode() Ciphertext {
 	return Ciphertext{Alpha: EncodePoint(e.alpha), Beta: EncodePoint(e.beta)}
 }
@@ -71,20 +58,6 @@ func (e *Election) Encrypt(m int64, rnd io.Reader) (Ciphertext, kyber.Scalar, er
 		return Ciphertext{}, nil, err
 	}
 	return encrypt(e.Key, m, r).encode(), r, nil
-}
-
-// Sum adds ciphertexts homomorphically. Every input is decoded strictly; an
-// empty list sums to the encryption of 0 (the identity pair).
-func Sum(cts []Ciphertext) (Ciphertext, error) {
-	acc := zeroCiphertext()
-	for i := range cts {
-		d, err := cts[i].decode()
-		if err != nil {
-			return Ciphertext{}, fmt.Errorf("ciphertext %d: %w", i, err)
-		}
-		acc = acc.add(d)
-	}
-	return acc.encode(), nil
 }
 
 // Accumulator adds ciphertexts that were already verified (ballots on the

@@ -6,7 +6,6 @@ package chaintest
 
 import (
 	"crypto/ed25519"
-	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -259,9 +258,4 @@ func RandomChoices(m *ballot.Manifest, r *rand.Rand) ballot.Choices {
 		}
 	}
 	return ch
-}
-
-// Name is a short description for subtests.
-func (e *Election) Name() string {
-	return fmt.Sprintf("%s/%d stations", e.Genesis.ElectionID(), e.N())
 }

@@ -60,25 +60,17 @@ func (e *Engine) admitTx(raw []byte) (Receipt, error) {
 	if e.mempool.Has(hash) {
 		return r, nil
 	}
-	st := e.ledger.State()
 	var cred *[32]byte
 	if tx.Kind == chain.TxBallot {
 		b, err := ballot.DecodeBallot(tx.Payload)
 		if err != nil {
 			return r, fmt.Errorf("%w: %w", ErrRejected, err)
 		}
-		c := b.Credential
-		cred = &c
-		// Verify the proofs here, once: the cache spares the block's
-		// validation the work.
-		if el, err := e.machine.Election(st); err == nil && !e.machine.Cache().Contains(el, b.Hash()) {
-			if err := el.VerifyBallot(b); err != nil {
-				e.stats.rejected.Add(1)
-				return r, fmt.Errorf("%w: %w: %w", ErrRejected, chain.ErrBadBallot, err)
-			}
-			e.machine.Cache().Add(el, b.Hash())
-		}
+		cred = &b.Credential
 	}
+	// CheckTx verifies a ballot's proofs once and leaves the verdict in the
+	// machine's cache, which spares the block's validation the work.
+	st := e.ledger.State()
 	if _, err := e.machine.CheckTx(st, e.ledger.Reader(), raw); err != nil {
 		if errors.Is(err, chain.ErrStateRead) {
 			return r, err // the station's trouble, not the transaction's

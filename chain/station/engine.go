@@ -83,7 +83,6 @@ type Engine struct {
 	// Loop-owned state.
 	replaying   bool
 	pendingProp *bft.ProposalRequest
-	lastBlockAt time.Time
 	workSent    uint64 // height for which WorkReady was fed
 	lastSyncAsk time.Time
 	lastServed  []time.Time // per peer: when we last served it decisions
@@ -157,7 +156,7 @@ func Open(cfg Config) (*Engine, error) {
 		e.closeDisk()
 		return nil, err
 	}
-	if err := e.recover(); err != nil {
+	if err := e.recoverFromDisk(); err != nil {
 		e.closeDisk()
 		return nil, err
 	}
@@ -227,8 +226,8 @@ func (e *Engine) validate(height uint64, block []byte) error {
 	return err
 }
 
-// recover rebuilds the core from the store and the WAL.
-func (e *Engine) recover() error {
+// recoverFromDisk rebuilds the core from the store and the WAL.
+func (e *Engine) recoverFromDisk() error {
 	h := e.ledger.Height()
 	core, err := bft.New(bft.Config{
 		ChainID:       bft.Hash(e.fp),
@@ -279,7 +278,6 @@ func (e *Engine) recover() error {
 	if err := e.wal.StartHeight(core.Height()); err != nil {
 		return err
 	}
-	e.lastBlockAt = time.UnixMilli(e.ledger.State().Time)
 	e.log.Info("station recovered", "height", e.ledger.Height(), "round", core.Round(), "wal_records", replayed)
 	if e.duties, err = newDuties(e); err != nil {
 		return err
@@ -511,16 +509,12 @@ func (e *Engine) commit(d *bft.Decision) error {
 			}
 		}
 	}
-	e.lastBlockAt = time.UnixMilli(a.State.Time)
 	e.workSent = 0
 	e.pendingProp = nil
 	e.stats.blocks.Add(1)
 	hashes := make([][32]byte, len(a.Txs))
-	for i, tx := range a.Txs {
+	for i := range a.Txs {
 		hashes[i] = bft.HashValue(a.Block.Txs[i])
-		if tx.Kind == chain.TxBallot {
-			e.stats.ballots.Add(1)
-		}
 	}
 	e.mempool.Remove(hashes...)
 	if e.crashAt("before-notify") {
@@ -568,6 +562,15 @@ func (e *Engine) onPacket(p Packet) error {
 			e.stats.dropped.Add(1)
 			return nil
 		}
+		if h := m.Height(); h < e.core.Height() {
+			// The sender is behind: answer it (the authenticated sender, not
+			// whoever the message claims to be from) with that height's
+			// decision. A message of a decided height changes nothing here,
+			// so it is not logged.
+			e.stats.dropped.Add(1)
+			e.serveDecisions(p.From, h, h+1)
+			return nil
+		}
 		if m.Proposal != nil && !e.timely(m.Proposal) {
 			e.stats.dropped.Add(1)
 			return nil
@@ -611,15 +614,8 @@ func (e *Engine) timely(p *bft.Proposal) bool {
 	return true
 }
 
-// onDrop counts dropped inputs and answers a peer that sent a message of a
-// height we have decided with that height's decision.
-func (e *Engine) onDrop(d bft.Drop) {
-	e.stats.dropped.Add(1)
-	if e.replaying || d.Reason != bft.DropPastHeight || d.Validator < 0 || int(d.Validator) == e.index {
-		return
-	}
-	e.serveDecisions(int(d.Validator), d.Height, d.Height+1)
-}
+// onDrop counts the inputs the core dropped.
+func (e *Engine) onDrop(bft.Drop) { e.stats.dropped.Add(1) }
 
 // crash stops the loop the way a killed process would: nothing buffered is
 // written, nothing is closed cleanly beyond what the operating system does.

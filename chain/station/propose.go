@@ -18,7 +18,9 @@ func (e *Engine) hasWork() bool {
 	if st.Phase == chain.PhaseSetup && st.Height < uint64(e.params.DKGDeadlineHeight) && st.Height > 0 {
 		return true // a silent station must not stall the key generation: heights reach the deadline
 	}
-	return e.cfg.Clock.Now().Sub(e.lastBlockAt) >= e.cfg.Heartbeat
+	// The last block's time is the proposer's clock, which every station
+	// also judged timely.
+	return e.cfg.Clock.Now().UnixMilli()-st.Time >= e.cfg.Heartbeat.Milliseconds()
 }
 
 // signalWork wakes the loop to look for work (non-blocking).

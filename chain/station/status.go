@@ -27,8 +27,7 @@ type Status struct {
 }
 
 type stats struct {
-	accepted, rejected, dropped, blocks, ballots atomic.Uint64
-	syncRequests, decisionsServed                atomic.Uint64
+	accepted, rejected, dropped, blocks, decisionsServed atomic.Uint64
 }
 
 // Status returns the latest snapshot.

@@ -44,7 +44,6 @@ func (e *Engine) askSync(from, to uint64) {
 	e.lastSyncAsk = now
 	m := SyncMessage{Kind: syncRequest, From: from, To: to}
 	e.cfg.Transport.Broadcast(ChannelSync, ballot.Marshal(&m))
-	e.stats.syncRequests.Add(1)
 }
 
 // onSync handles the sync channel: a peer's height, a request for
