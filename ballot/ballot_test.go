@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -35,7 +36,7 @@ func TestBallotRoundTrip(t *testing.T) {
 	if err := e.VerifyBallot(back); err != nil {
 		t.Fatalf("decoded ballot rejected: %v", err)
 	}
-	if back.TrackingCode() != b.TrackingCode() || len(b.TrackingCode()) != 19 {
+	if back.TrackingCode() != b.TrackingCode() || len(b.TrackingCode()) != 34 {
 		t.Fatalf("tracking code %q / %q", back.TrackingCode(), b.TrackingCode())
 	}
 }
@@ -52,6 +53,28 @@ func addOne(s [ScalarSize]byte) [ScalarSize]byte {
 		panic(err)
 	}
 	return EncodeScalar(v.Add(v, suite.Scalar().One()))
+}
+
+// notAPoint is 32 bytes that decode to no curve point: the first y ≥ 2
+// for which (y² − 1)/(d·y² + 1) is not a square.
+var notAPoint = func() [PointSize]byte {
+	for y := byte(2); ; y++ {
+		p := [PointSize]byte{y}
+		if _, err := decodeExt(&p); err != nil {
+			return p
+		}
+	}
+}()
+
+// withTorsion adds the point of order 2 to an encoded point.
+func withTorsion(p [PointSize]byte) [PointSize]byte {
+	e, err := decodeExt(&p)
+	if err != nil {
+		panic(err)
+	}
+	t, _ := decodeExt(&smallOrder[4])
+	e.addTo(&t)
+	return e.bytes()
 }
 
 var smallOrderPoint = func() [PointSize]byte {
@@ -81,7 +104,10 @@ func TestBallotTamperedFieldsRejected(t *testing.T) {
 		{"alpha replaced", func(b *Ballot) { sel(b, 0, 1).Ciphertext.Alpha = otherPoint(1) }, ErrSelectionProof, "president", 1},
 		{"beta replaced", func(b *Ballot) { sel(b, 1, 6).Ciphertext.Beta = otherPoint(2) }, ErrSelectionProof, "council", 6},
 		{"alpha small order", func(b *Ballot) { sel(b, 0, 0).Ciphertext.Alpha = smallOrderPoint }, ErrBadCiphertext, "president", 0},
-		{"beta not a point", func(b *Ballot) { sel(b, 2, 0).Ciphertext.Beta[31] ^= 0x55 }, ErrBadCiphertext, "referendum", 0},
+		{"beta not a point", func(b *Ballot) { sel(b, 2, 0).Ciphertext.Beta = notAPoint }, ErrBadCiphertext, "referendum", 0},
+		{"beta non-canonical", func(b *Ballot) { sel(b, 2, 1).Ciphertext.Beta = [PointSize]byte(mustHex(nonCanonicalEncodings[0])) }, ErrBadCiphertext, "referendum", 1},
+		{"beta with a torsion component", func(b *Ballot) { sel(b, 1, 2).Ciphertext.Beta = withTorsion(sel(b, 1, 2).Ciphertext.Beta) }, ErrSelectionProof, "council", 2},
+		{"alpha with a torsion component", func(b *Ballot) { sel(b, 1, 5).Ciphertext.Alpha = withTorsion(sel(b, 1, 5).Ciphertext.Alpha) }, ErrSelectionProof, "council", 5},
 		{"branch 0 A", func(b *Ballot) { sel(b, 0, 2).Proof.Branches[0].A = otherPoint(3) }, ErrSelectionProof, "president", 2},
 		{"branch 1 B", func(b *Ballot) { sel(b, 0, 2).Proof.Branches[1].B = otherPoint(4) }, ErrSelectionProof, "president", 2},
 		{"branch 0 C", func(b *Ballot) { p := &sel(b, 1, 0).Proof.Branches[0]; p.C = addOne(p.C) }, ErrSelectionProof, "council", 0},
@@ -205,9 +231,8 @@ func TestOverLimitCannotBeProved(t *testing.T) {
 		t.Fatalf("over-limit ballot: got %v, want ErrOverLimit", err)
 	}
 	// The proof itself refuses a false statement.
-	dec := encrypt(e.Key, 2, suite.Scalar().One())
-	ct := dec.encode()
-	if _, err := proveRange(tagSelectionProof, e.proofContext("president", "p1"), e.Key, 1, &ct, dec, 2, suite.Scalar().One(), nil); !errors.Is(err, ErrCannotProve) {
+	ct := encrypt(e.key, 2, scalarFromUint(1))
+	if _, err := proveRange(tagSelectionProof, e.ballotContext([32]byte{}, "president", "p1"), e.key, 1, &ct, 2, scalarFromUint(1), nil); !errors.Is(err, ErrCannotProve) {
 		t.Fatalf("proving 2 ∈ {0,1}: got %v, want ErrCannotProve", err)
 	}
 	// A ballot proved under a looser limit does not verify under the real one.
@@ -230,7 +255,7 @@ func TestOverLimitCannotBeProved(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = nonces
-	two := encrypt(e.Key, 2, suite.Scalar().One()).encode()
+	two := encrypt(e.key, 2, scalarFromUint(1))
 	b2.Contests[0].Selections[0].Ciphertext = two
 	copy(b2.Signature[:], testCredential(2).Sign(b2.SigningBytes()))
 	if err := e.VerifyBallot(b2); !errors.Is(err, ErrSelectionProof) {
@@ -288,23 +313,45 @@ func TestTrackingCode(t *testing.T) {
 		h[i] = byte(i * 37)
 	}
 	code := TrackingCodeOf(h)
-	if len(code) != 19 || code[4] != '-' || code[9] != '-' || code[14] != '-' {
-		t.Fatalf("tracking code %q has the wrong form", code)
+	if len(code) != 34 || strings.Count(code, "-") != 6 {
+		t.Fatalf("tracking code %q has the wrong form (seven groups of four)", code)
+	}
+	for i := 4; i < len(code); i += 5 {
+		if code[i] != '-' {
+			t.Fatalf("tracking code %q: no dash at %d", code, i)
+		}
 	}
 	for _, typed := range []string{code, toLowerNoDash(code), " " + code + " "} {
 		got, err := ParseTrackingCode(typed)
 		if err != nil || got != code {
 			t.Errorf("ParseTrackingCode(%q) = %q, %v", typed, got, err)
 		}
+		if !MatchesTrackingCode(typed, h) {
+			t.Errorf("MatchesTrackingCode(%q) is false for its own hash", typed)
+		}
 	}
-	h2 := h
-	h2[9] ^= 1 // the last byte of the 80 bits
-	if TrackingCodeOf(h2) == code {
-		t.Fatal("tracking code ignores bits of the hash")
+	// Every one of the 140 bits shows in the code and in the look-up key;
+	// bit 141 and beyond do not.
+	for bit := range 256 {
+		h2 := h
+		h2[bit/8] ^= 0x80 >> (bit % 8)
+		differs := TrackingCodeOf(h2) != code
+		if differs != (bit < TrackingBits) {
+			t.Fatalf("flipping hash bit %d: code changes = %v", bit, differs)
+		}
+		if (TrackingKeyOf(h2) != TrackingKeyOf(h)) != (bit < TrackingBits) {
+			t.Fatalf("flipping hash bit %d: key changes wrongly", bit)
+		}
+		if MatchesTrackingCode(code, h2) == (bit < TrackingBits) {
+			t.Fatalf("flipping hash bit %d: match = %v", bit, !(bit < TrackingBits))
+		}
 	}
-	for _, bad := range []string{"", code[:18], code + "A", "UUUU-UUUU-UUUU-UUUU"} {
+	for _, bad := range []string{"", code[:33], code + "A", strings.Repeat("UUUU-", 6) + "UUUU", code[:19]} {
 		if _, err := ParseTrackingCode(bad); !errors.Is(err, ErrBadTrackingCode) {
 			t.Errorf("ParseTrackingCode(%q): got %v", bad, err)
+		}
+		if MatchesTrackingCode(bad, h) {
+			t.Errorf("MatchesTrackingCode(%q) is true", bad)
 		}
 	}
 }
@@ -336,14 +383,17 @@ func TestDecodeRejectsNullForList(t *testing.T) {
 	}
 }
 
-func TestTrackingPrefixInvertsTrackingCode(t *testing.T) {
+func TestTrackingKeyInvertsTrackingCode(t *testing.T) {
 	r := testRand(5)
 	for range 50 {
 		var h [32]byte
 		r.Read(h[:])
-		p, err := TrackingPrefix(toLowerNoDash(TrackingCodeOf(h)))
-		if err != nil || !bytes.Equal(p, h[:10]) {
-			t.Fatalf("TrackingPrefix = %x, %v; want %x", p, err, h[:10])
+		k, err := TrackingKey(toLowerNoDash(TrackingCodeOf(h)))
+		if err != nil || k != TrackingKeyOf(h) {
+			t.Fatalf("TrackingKey = %x, %v; want %x", k, err, TrackingKeyOf(h))
+		}
+		if k[TrackingKeySize-1]&0x0f != 0 || [17]byte(k[:17]) != [17]byte(h[:17]) || k[17] != h[17]&0xf0 {
+			t.Fatalf("key %x is not the first 140 bits of %x", k, h)
 		}
 	}
 }

@@ -25,6 +25,7 @@ type SpoiledBallot struct {
 var (
 	ErrRevealShape    = errors.New("revealed marks or nonces do not match the ballot's shape")
 	ErrRevealMark     = errors.New("revealed mark is not 0 or 1")
+	ErrRevealNonce    = errors.New("revealed nonce is not a canonical scalar")
 	ErrRevealMismatch = errors.New("ciphertext is not the encryption of the revealed mark with the revealed nonce")
 )
 
@@ -89,11 +90,11 @@ func (e *Election) VerifySpoiled(sp *SpoiledBallot) (Choices, error) {
 			if m > 1 {
 				return fail(c.ID, si, cand, ErrRevealMark)
 			}
-			r, err := DecodeScalar(sp.Nonces[ci][si][:])
+			r, err := decodeScalarStrict(sp.Nonces[ci][si][:])
 			if err != nil {
-				return fail(c.ID, si, cand, fmt.Errorf("nonce: %w", err))
+				return fail(c.ID, si, cand, fmt.Errorf("%w: nonce: %w", ErrRevealNonce, err))
 			}
-			if encrypt(e.Key, int64(m), r).encode() != sp.Ballot.Contests[ci].Selections[si].Ciphertext {
+			if encrypt(e.key, int(m), r) != sp.Ballot.Contests[ci].Selections[si].Ciphertext {
 				return fail(c.ID, si, cand, ErrRevealMismatch)
 			}
 			choices[ci][si] = m == 1

@@ -53,7 +53,7 @@ func TestThresholdDecryption(t *testing.T) {
 	keys := dealtShares(t, x, n, th)
 	totals := [][]int64{{17, 0, 250, 3}}
 	aggs := aggregates(t, e, totals)
-	all := make([]*TallyShares, n)
+	all := make([]*VerifiedShares, n)
 	for i, k := range keys {
 		ts, err := e.MakeTallyShares(k, aggs, nil)
 		if err != nil {
@@ -63,14 +63,13 @@ func TestThresholdDecryption(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.VerifyTallyShares(back, k.Result.PublicShares[i], aggs); err != nil {
+		if all[i], err = e.VerifyTallyShares(back, k.Result.PublicShares[i], aggs); err != nil {
 			t.Fatalf("station %d: valid shares rejected: %v", i, err)
 		}
-		all[i] = back
 	}
 	// Every t-subset gives the same, right result.
 	for mask := 0; mask < 1<<n; mask++ {
-		subset := make([]*TallyShares, n)
+		subset := make([]*VerifiedShares, n)
 		count := 0
 		for i := range n {
 			if mask&(1<<i) != 0 {
@@ -124,7 +123,7 @@ func TestDecryptionShareTamperingRejected(t *testing.T) {
 	for _, c := range cases {
 		bad, _ := DecodeTallyShares(ts.Encode())
 		c.mutate(bad)
-		err := e.VerifyTallyShares(bad, pub, aggs)
+		_, err := e.VerifyTallyShares(bad, pub, aggs)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 			continue
@@ -136,11 +135,11 @@ func TestDecryptionShareTamperingRejected(t *testing.T) {
 	}
 	// A share for another aggregate (the ciphertext is in the proof).
 	other := aggregates(t, e, [][]int64{{1, 2, 3, 4, 5}, {1, 1, 1, 1, 1, 1, 1}, {9, 8}})
-	if err := e.VerifyTallyShares(ts, pub, other); !errors.Is(err, ErrShareProof) {
+	if _, err := e.VerifyTallyShares(ts, pub, other); !errors.Is(err, ErrShareProof) {
 		t.Errorf("shares checked against other aggregates: got %v", err)
 	}
 	// Against another station's public share.
-	if err := e.VerifyTallyShares(ts, keys[2].Result.PublicShares[2], aggs); !errors.Is(err, ErrShareProof) {
+	if _, err := e.VerifyTallyShares(ts, keys[2].Result.PublicShares[2], aggs); !errors.Is(err, ErrShareProof) {
 		t.Errorf("shares checked against another public share: got %v", err)
 	}
 }
@@ -169,16 +168,15 @@ func TestDecryptEmptyElection(t *testing.T) {
 	keys := dealtShares(t, x, 4, 2)
 	empty := NewAccumulator().Total()
 	aggs := [][]Ciphertext{{empty, empty, empty, empty}}
-	shares := make([]*TallyShares, 4)
+	shares := make([]*VerifiedShares, 4)
 	for i, k := range keys[:2] {
 		ts, err := e.MakeTallyShares(k, aggs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.VerifyTallyShares(ts, k.Result.PublicShares[i], aggs); err != nil {
+		if shares[i], err = e.VerifyTallyShares(ts, k.Result.PublicShares[i], aggs); err != nil {
 			t.Fatalf("share of empty aggregate rejected: %v", err)
 		}
-		shares[i] = ts
 	}
 	got, err := e.Decrypt(aggs, shares, 2, 0)
 	if err != nil {
@@ -188,5 +186,59 @@ func TestDecryptEmptyElection(t *testing.T) {
 		if v != 0 {
 			t.Fatalf("empty election decrypts to %v", got)
 		}
+	}
+}
+
+// TestDecryptRefusesMisplacedShares: Decrypt takes shares only in their
+// station's slot, once per station, and only as verified against the very
+// aggregates it decrypts; each mistake has its own error.
+func TestDecryptRefusesMisplacedShares(t *testing.T) {
+	e, x := testElection(t, mayorManifest(), 4)
+	keys := dealtShares(t, x, 4, 2)
+	aggs := aggregates(t, e, [][]int64{{3, 1, 4, 1}})
+	verified := make([]*VerifiedShares, 4)
+	for i, k := range keys {
+		ts, err := e.MakeTallyShares(k, aggs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if verified[i], err = e.VerifyTallyShares(ts, k.Result.PublicShares[i], aggs); err != nil {
+			t.Fatal(err)
+		}
+		if verified[i].Station() != uint32(i) {
+			t.Fatalf("verified shares of station %d say station %d", i, verified[i].Station())
+		}
+	}
+	// The same stations' shares verified against other aggregates.
+	otherAggs := aggregates(t, e, [][]int64{{3, 1, 4, 1}})
+	ts0, _ := e.MakeTallyShares(keys[0], otherAggs, nil)
+	stale, err := e.VerifyTallyShares(ts0, keys[0].Result.PublicShares[0], otherAggs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		shares []*VerifiedShares
+		want   error
+	}{
+		{"wrong slot", []*VerifiedShares{nil, verified[0], verified[2], nil}, ErrShareSlot},
+		{"swapped slots", []*VerifiedShares{verified[1], verified[0], nil, nil}, ErrShareSlot},
+		{"duplicate station", []*VerifiedShares{verified[0], verified[0], nil, nil}, ErrShareDuplicate},
+		{"duplicate station, t distinct others", []*VerifiedShares{verified[0], verified[1], verified[1], nil}, ErrShareDuplicate},
+		{"never verified", []*VerifiedShares{{}, verified[1], nil, nil}, ErrShareUnverified},
+		{"verified against other aggregates", []*VerifiedShares{stale, verified[1], nil, nil}, ErrShareUnverified},
+	}
+	for _, c := range cases {
+		if _, err := e.Decrypt(aggs, c.shares, 2, 10); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Shares verified against other aggregates are refused even in their slot.
+	if _, err := e.Decrypt(otherAggs, []*VerifiedShares{nil, verified[1], verified[2], nil}, 2, 10); !errors.Is(err, ErrShareUnverified) {
+		t.Errorf("shares used for other aggregates: got %v", err)
+	}
+	got, err := e.Decrypt(aggs, []*VerifiedShares{nil, verified[1], nil, verified[3]}, 2, 10)
+	if err != nil || got[0][0] != 3 || got[0][2] != 4 {
+		t.Fatalf("well-placed shares: %v, %v", got, err)
 	}
 }

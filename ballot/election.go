@@ -14,7 +14,8 @@ type Election struct {
 	Manifest Manifest
 	Key      kyber.Point
 	KeyBytes [PointSize]byte
-	key      *edwards25519.Point // the same key, for verification
+	key      *edwards25519.Point // the same key, for filippo.io/edwards25519
+	keyNiels niels               // and prepared for batch verification
 }
 
 // NewElection checks the manifest and decodes the election key strictly.
@@ -28,14 +29,30 @@ func NewElection(m Manifest, key []byte) (*Election, error) {
 	}
 	e := &Election{Manifest: m, Key: kyberPoint(key), key: fk}
 	copy(e.KeyBytes[:], key)
+	ek, err := decodeExt(&e.KeyBytes)
+	if err != nil {
+		panic("ballot: a strictly decoded key does not decode")
+	}
+	ek.toNiels(&e.keyNiels)
 	return e, nil
 }
 
-func (e *Election) proofContext(contest, selection string) *proofContext {
-	return &proofContext{
+func (e *Election) ballotContext(credential [32]byte, contest, selection string) *ballotContext {
+	return &ballotContext{
+		fingerprint: e.Manifest.Fingerprint,
+		key:         e.KeyBytes,
+		credential:  credential,
+		contest:     contest,
+		selection:   selection,
+	}
+}
+
+func (e *Election) shareContext(station uint32, contest, selection string) *shareContext {
+	return &shareContext{
 		fingerprint: e.Manifest.Fingerprint,
 		key:         e.KeyBytes,
 		contest:     contest,
 		selection:   selection,
+		station:     station,
 	}
 }

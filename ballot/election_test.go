@@ -100,19 +100,20 @@ func TestWholeElection(t *testing.T) {
 					aggs[ci] = append(aggs[ci], a.Total())
 				}
 			}
-			shares := make([]*TallyShares, c.n)
+			shares := make([]*VerifiedShares, c.n)
 			for _, k := range keys {
 				ts, err := e.MakeTallyShares(k, aggs, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := e.VerifyTallyShares(ts, keys[0].Result.PublicShares[k.Index], aggs); err != nil {
+				v, err := e.VerifyTallyShares(ts, keys[0].Result.PublicShares[k.Index], aggs)
+				if err != nil {
 					t.Fatalf("station %d shares rejected: %v", k.Index, err)
 				}
-				shares[k.Index] = ts
+				shares[k.Index] = v
 			}
 			// Decrypt with the last t stations only, to show any t suffice.
-			subset := make([]*TallyShares, c.n)
+			subset := make([]*VerifiedShares, c.n)
 			copy(subset[c.n-c.t:], shares[c.n-c.t:])
 			got, err := e.Decrypt(aggs, subset, c.t, uint64(ballots))
 			if err != nil {

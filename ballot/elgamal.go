@@ -17,71 +17,58 @@ type Ciphertext struct {
 	Beta  [PointSize]byte
 }
 
-// elgamal is a decoded ciphertext.
-type elgamal struct {
-	alpha, beta kyber.Point
+// encrypt returns (r·G, m·G + r·H) for key H, in time independent of m and r.
+func encrypt(key *edwards25519.Point, m int, r *edwards25519.Scalar) Ciphertext {
+	alpha := new(edwards25519.Point).ScalarBaseMult(r)
+	beta := new(edwards25519.Point).ScalarMult(r, key)
+	beta.Add(beta, new(edwards25519.Point).ScalarBaseMult(scalarFromUint(uint64(m))))
+	return Ciphertext{Alpha: [PointSize]byte(alpha.Bytes()), Beta: [PointSize]byte(beta.Bytes())}
 }
 
-func (e elgamal) encode() Ciphertext {
-	return Ciphertext{Alpha: EncodePoint(e.alpha), Beta: EncodePoint(e.beta)}
-}
-
-// encrypt returns the encryption of m under key with nonce r.
-func encrypt(key kyber.Point, m int64, r kyber.Scalar) elgamal {
-	alpha := suite.Point().Mul(r, nil)
-	beta := suite.Point().Mul(r, key)
-	if m != 0 {
-		beta.Add(beta, suite.Point().Mul(smallScalar(m), nil))
-	}
-	return elgamal{alpha, beta}
-}
-
-// add returns the homomorphic sum: the encryption of m1+m2.
-func (e elgamal) add(o elgamal) elgamal {
-	return elgamal{
-		alpha: suite.Point().Add(e.alpha, o.alpha),
-		beta:  suite.Point().Add(e.beta, o.beta),
-	}
-}
-
-// zeroCiphertext is the (identity, identity) encryption of 0 with nonce 0,
-// the neutral element of add.
-func zeroCiphertext() elgamal {
-	return elgamal{suite.Point().Null(), suite.Point().Null()}
-}
-
-// Encrypt encrypts m under the election key with a fresh nonce from rnd
-// (crypto/rand when nil) and returns the ciphertext and its nonce.
+// Encrypt encrypts m (a small non-negative integer) under the election key
+// with a fresh nonce from rnd (crypto/rand when nil) and returns the
+// ciphertext and its nonce.
 func (e *Election) Encrypt(m int64, rnd io.Reader) (Ciphertext, kyber.Scalar, error) {
-	r, err := randomScalar(rnd)
+	if m < 0 {
+		return Ciphertext{}, nil, fmt.Errorf("%w: cannot encrypt %d", ErrCannotProve, m)
+	}
+	r, err := randomFScalar(rnd)
 	if err != nil {
 		return Ciphertext{}, nil, err
 	}
-	return encrypt(e.Key, m, r).encode(), r, nil
+	return encrypt(e.key, int(m), r), kyberScalar(r), nil
 }
 
 // Accumulator adds ciphertexts that were already verified (ballots on the
 // chain) without checking them again: the chain keeps one per selection and
-// adds each counted ballot as it is applied. It works on
-// filippo.io/edwards25519 points, whose decoding and addition are the
-// cheapest available: applying a block is dominated by these additions.
+// adds each counted ballot as it is applied. Applying a block is dominated by
+// these additions, so they run on the package's own variable-time point
+// arithmetic: a decoding and an addition per point.
+//
+// A ciphertext of a verified ballot may carry a torsion component (its
+// proofs are checked with the cofactor, see docs/crypto.md), so a sum may
+// too; the tally removes it before decrypting.
 type Accumulator struct {
-	alpha, beta *edwards25519.Point
+	alpha, beta extPoint
 }
 
 // NewAccumulator starts a sum at the encryption of 0 (the identity pair).
 func NewAccumulator() *Accumulator {
-	return &Accumulator{alpha: edwards25519.NewIdentityPoint(), beta: edwards25519.NewIdentityPoint()}
+	a := &Accumulator{}
+	a.alpha.setIdentity()
+	a.beta.setIdentity()
+	return a
 }
 
 // AccumulatorFrom restarts a sum from a stored total, which may be the
-// identity pair (no ballots yet). The total is decoded strictly.
+// identity pair (no ballots yet). The total must be canonical encodings of
+// curve points.
 func AccumulatorFrom(c Ciphertext) (*Accumulator, error) {
-	a, err := decodeStrict(c.Alpha[:], true)
+	a, err := decodeExt(&c.Alpha)
 	if err != nil {
 		return nil, fmt.Errorf("alpha: %w", err)
 	}
-	b, err := decodeStrict(c.Beta[:], true)
+	b, err := decodeExt(&c.Beta)
 	if err != nil {
 		return nil, fmt.Errorf("beta: %w", err)
 	}
@@ -89,23 +76,22 @@ func AccumulatorFrom(c Ciphertext) (*Accumulator, error) {
 }
 
 // Add adds one ciphertext that was already verified (its ballot passed
-// VerifyBallot). It skips the subgroup checks that verification did, which
-// are most of the cost of decoding; it still refuses bytes that are not a
-// curve point.
+// VerifyBallot). It still refuses bytes that are not a canonical curve point.
 func (a *Accumulator) Add(c Ciphertext) error {
-	var alpha, beta edwards25519.Point
-	if _, err := alpha.SetBytes(c.Alpha[:]); err != nil {
-		return ErrPointEncoding
+	alpha, err := decodeExt(&c.Alpha)
+	if err != nil {
+		return err
 	}
-	if _, err := beta.SetBytes(c.Beta[:]); err != nil {
-		return ErrPointEncoding
+	beta, err := decodeExt(&c.Beta)
+	if err != nil {
+		return err
 	}
-	a.alpha.Add(a.alpha, &alpha)
-	a.beta.Add(a.beta, &beta)
+	a.alpha.addTo(&alpha)
+	a.beta.addTo(&beta)
 	return nil
 }
 
 // Total is the current sum.
 func (a *Accumulator) Total() Ciphertext {
-	return Ciphertext{Alpha: [PointSize]byte(a.alpha.Bytes()), Beta: [PointSize]byte(a.beta.Bytes())}
+	return Ciphertext{Alpha: a.alpha.bytes(), Beta: a.beta.bytes()}
 }

@@ -74,7 +74,7 @@ func FuzzDecodeTallyShares(f *testing.F) {
 		if !bytes.Equal(ts.Encode(), data) {
 			t.Fatal("not canonical")
 		}
-		_ = e.VerifyTallyShares(ts, pub, aggs)
+		_, _ = e.VerifyTallyShares(ts, pub, aggs)
 	})
 }
 

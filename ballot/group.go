@@ -2,6 +2,7 @@ package ballot
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -192,6 +193,22 @@ func randomScalar(r io.Reader) (kyber.Scalar, error) {
 	return suite.Scalar().SetBytes(buf[:]), nil
 }
 
+// randomFScalar is randomScalar for filippo.io/edwards25519's arithmetic.
+func randomFScalar(r io.Reader) (*edwards25519.Scalar, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	var buf [64]byte
+	if _, err := io.ReadFull(r, buf[:]); err != nil {
+		return nil, fmt.Errorf("ballot: reading randomness: %w", err)
+	}
+	s, err := edwards25519.NewScalar().SetUniformBytes(buf[:])
+	if err != nil {
+		panic(err) // 64 bytes always fit
+	}
+	return s, nil
+}
+
 // kyberScalar converts a (reduced) filippo scalar for kyber's arithmetic.
 func kyberScalar(s *edwards25519.Scalar) kyber.Scalar {
 	k := suite.Scalar()
@@ -213,6 +230,17 @@ func newPublicPoint() kyber.Point {
 	p := suite.Point()
 	p.(interface{ AllowVarTime(bool) }).AllowVarTime(true)
 	return p
+}
+
+// scalarFromUint returns v as a scalar.
+func scalarFromUint(v uint64) *edwards25519.Scalar {
+	var b [ScalarSize]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(b[:])
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // smallScalar returns the scalar m for a small non-negative integer.

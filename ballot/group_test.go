@@ -49,13 +49,17 @@ func TestDecodePointRejectsIdentity(t *testing.T) {
 	}
 }
 
+// Non-canonical encodings of valid points (and y = p).
+var nonCanonicalEncodings = []string{
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p+1 (identity, unreduced)
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // same with the sign bit
+	"0100000000000000000000000000000000000000000000000000000000000080", // identity with x sign bit ("-0")
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // order 2 point (y = −1) with x sign bit ("-0")
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p
+}
+
 func TestDecodePointRejectsNonCanonical(t *testing.T) {
-	for _, h := range []string{
-		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p+1 (identity, unreduced)
-		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // same with the sign bit
-		"0100000000000000000000000000000000000000000000000000000000000080", // identity with x sign bit ("-0")
-		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p
-	} {
+	for _, h := range nonCanonicalEncodings {
 		b, _ := hex.DecodeString(h)
 		if _, err := DecodePointOrIdentity(b); !errors.Is(err, ErrPointEncoding) {
 			t.Errorf("%s: got %v, want ErrPointEncoding", h, err)

@@ -1,6 +1,7 @@
 package ballot
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,9 @@ import (
 // Domain tags: the first item of every proof's transcript, so that a proof of
 // one kind never verifies as another.
 const (
-	tagSelectionProof = "urna/v1/proof/selection"     // selection encrypts 0 or 1
-	tagContestProof   = "urna/v1/proof/contest-limit" // contest sum is in 0..limit
-	tagShareProof     = "urna/v1/proof/decryption-share"
+	tagSelectionProof = "urna/v2/proof/selection"     // selection encrypts 0 or 1
+	tagContestProof   = "urna/v2/proof/contest-limit" // contest sum is in 0..limit
+	tagShareProof     = "urna/v2/proof/decryption-share"
 )
 
 // Errors of proof verification.
@@ -40,8 +41,8 @@ var (
 //
 //	V_j·G = A_j + C_j·α        V_j·H = B_j + C_j·(β − j·G)
 //
-// of many proofs can later be checked together in one multi-scalar
-// multiplication.
+// of many proofs can be checked together in one multi-scalar multiplication
+// (batch.go). Both are checked multiplied by the cofactor 8.
 type RangeProof struct {
 	_        struct{} `cbor:",toarray"`
 	Branches []ProofBranch
@@ -56,27 +57,32 @@ type ProofBranch struct {
 	V [ScalarSize]byte // response
 }
 
-// proofContext is what binds a proof to its place: the election, its key,
-// and the contest and selection it is about.
-type proofContext struct {
+// ballotContext is what binds a ballot proof to its place: the election,
+// its key, the voter's credential, and the contest and selection it is
+// about. Binding the credential is what stops a voter from casting a copy of
+// another voter's encrypted choices (and learning them from the tally): the
+// copy's proofs name the other credential.
+type ballotContext struct {
 	fingerprint [32]byte
 	key         [PointSize]byte
+	credential  [32]byte
 	contest     string
 	selection   string // candidate id; empty for a contest proof
 }
 
-func (pc *proofContext) transcript(tag string) *transcript {
+func (bc *ballotContext) transcript(tag string) *transcript {
 	t := newTranscript(tag)
-	t.bytes(pc.fingerprint[:])
-	t.point(pc.key)
-	t.str(pc.contest)
-	t.str(pc.selection)
+	t.bytes(bc.fingerprint[:])
+	t.point(bc.key)
+	t.bytes(bc.credential[:])
+	t.str(bc.contest)
+	t.str(bc.selection)
 	return t
 }
 
 // rangeChallenge hashes the full statement and all commitments.
-func rangeChallenge(tag string, pc *proofContext, limit int, ct *Ciphertext, branches []ProofBranch) *edwards25519.Scalar {
-	t := pc.transcript(tag)
+func rangeChallenge(tag string, bc *ballotContext, limit int, ct *Ciphertext, branches []ProofBranch) *edwards25519.Scalar {
+	t := bc.transcript(tag)
 	t.point(baseBytes)
 	t.u32(uint32(limit))
 	t.point(ct.Alpha)
@@ -88,100 +94,137 @@ func rangeChallenge(tag string, pc *proofContext, limit int, ct *Ciphertext, bra
 	return t.challenge()
 }
 
-// proveRange proves that ct = encrypt(key, m, r) with 0 ≤ m ≤ limit.
-func proveRange(tag string, pc *proofContext, key kyber.Point, limit int, ct *Ciphertext, dec elgamal, m int, r kyber.Scalar, rnd io.Reader) (RangeProof, error) {
+// proveRange proves that ct = (r·G, m·G + r·H) with 0 ≤ m ≤ limit. It runs
+// in time independent of m: every branch is computed by the same formulas,
+//
+//	A_j = t_j·G        B_j = t_j·H + c_j·(j − m)·G
+//
+// with t_j, c_j random. For j ≠ m this is the simulation of the branch with
+// challenge c_j and response V_j = t_j + c_j·r; for j = m the second term
+// vanishes, (A_m, B_m) = (t_m·G, t_m·H) is the honest commitment, and c_m is
+// replaced by the challenge left over. Either way V_j = t_j + C_j·r.
+func proveRange(tag string, bc *ballotContext, key *edwards25519.Point, limit int, ct *Ciphertext, m int, r *edwards25519.Scalar, rnd io.Reader) (RangeProof, error) {
 	if m < 0 || m > limit {
 		return RangeProof{}, fmt.Errorf("%w: value %d is outside 0..%d", ErrCannotProve, m, limit)
 	}
-	branches := make([]ProofBranch, limit+1)
-	cs := make([]kyber.Scalar, limit+1)
-	vs := make([]kyber.Scalar, limit+1)
-	var w kyber.Scalar
-	for j := 0; j <= limit; j++ {
-		if j == m {
-			var err error
-			if w, err = randomScalar(rnd); err != nil {
-				return RangeProof{}, err
-			}
-			branches[j].A = EncodePoint(suite.Point().Mul(w, nil))
-			branches[j].B = EncodePoint(suite.Point().Mul(w, key))
-			continue
-		}
-		// Simulated branch: pick C_j, V_j, solve for the commitments.
-		c, err := randomScalar(rnd)
-		if err != nil {
+	n := limit + 1
+	branches := make([]ProofBranch, n)
+	ts := make([]*edwards25519.Scalar, n)
+	cs := make([]*edwards25519.Scalar, n)
+	mScalar := scalarFromUint(uint64(m))
+	for j := range n {
+		var err error
+		if ts[j], err = randomFScalar(rnd); err != nil {
 			return RangeProof{}, err
 		}
-		v, err := randomScalar(rnd)
-		if err != nil {
+		if cs[j], err = randomFScalar(rnd); err != nil {
 			return RangeProof{}, err
 		}
-		cs[j], vs[j] = c, v
-		a := suite.Point().Sub(suite.Point().Mul(v, nil), suite.Point().Mul(c, dec.alpha))
-		shifted := suite.Point().Sub(dec.beta, suite.Point().Mul(smallScalar(int64(j)), nil))
-		b := suite.Point().Sub(suite.Point().Mul(v, key), suite.Point().Mul(c, shifted))
-		branches[j].A = EncodePoint(a)
-		branches[j].B = EncodePoint(b)
+		s := edwards25519.NewScalar().Subtract(scalarFromUint(uint64(j)), mScalar)
+		s.Multiply(s, cs[j])
+		branches[j].A = [PointSize]byte(new(edwards25519.Point).ScalarBaseMult(ts[j]).Bytes())
+		b := new(edwards25519.Point).ScalarMult(ts[j], key)
+		b.Add(b, new(edwards25519.Point).ScalarBaseMult(s))
+		branches[j].B = [PointSize]byte(b.Bytes())
 	}
-	cm := kyberScalar(rangeChallenge(tag, pc, limit, ct, branches))
-	for j := 0; j <= limit; j++ {
-		if j != m {
-			cm.Sub(cm, cs[j])
-		}
+	c := rangeChallenge(tag, bc, limit, ct, branches)
+	// C_m = c − Σ_{j≠m} c_j, selecting branch m by arithmetic, not by branching.
+	eq := make([]*edwards25519.Scalar, n)
+	others := edwards25519.NewScalar()
+	for j := range n {
+		eq[j] = scalarFromUint(uint64(subtle.ConstantTimeEq(int32(j), int32(m))))
+		notEq := edwards25519.NewScalar().Subtract(scalarFromUint(1), eq[j])
+		others.Add(others, edwards25519.NewScalar().Multiply(notEq, cs[j]))
 	}
-	cs[m] = cm
-	vs[m] = suite.Scalar().Add(w, suite.Scalar().Mul(cm, r))
-	for j := 0; j <= limit; j++ {
-		branches[j].C = EncodeScalar(cs[j])
-		branches[j].V = EncodeScalar(vs[j])
+	cm := edwards25519.NewScalar().Subtract(c, others)
+	for j := range n {
+		// C_j = c_j + eq_j·(C_m − c_j)
+		d := edwards25519.NewScalar().Subtract(cm, cs[j])
+		cj := edwards25519.NewScalar().MultiplyAdd(eq[j], d, cs[j])
+		v := edwards25519.NewScalar().MultiplyAdd(cj, r, ts[j])
+		branches[j].C = [ScalarSize]byte(cj.Bytes())
+		branches[j].V = [ScalarSize]byte(v.Bytes())
 	}
 	return RangeProof{Branches: branches}, nil
 }
 
-// verifyRange checks a RangeProof for the ciphertext ct (encoded) whose
-// components alpha, beta were already decoded strictly, under key.
-func verifyRange(tag string, pc *proofContext, key *edwards25519.Point, limit int, ct *Ciphertext, alpha, beta *edwards25519.Point, p *RangeProof) error {
+// decodedRange is a RangeProof whose points and scalars decoded.
+type decodedRange struct {
+	a, b []extPoint
+	c, v []*edwards25519.Scalar
+}
+
+// decodeRange checks a proof's shape and encodings.
+func decodeRange(limit int, p *RangeProof) (*decodedRange, error) {
 	if len(p.Branches) != limit+1 {
-		return fmt.Errorf("%w: %d, want %d", ErrProofShape, len(p.Branches), limit+1)
+		return nil, fmt.Errorf("%w: %d, want %d", ErrProofShape, len(p.Branches), limit+1)
 	}
-	sum := edwards25519.NewScalar()
-	var jScalar [ScalarSize]byte
+	n := len(p.Branches)
+	d := &decodedRange{a: make([]extPoint, n), b: make([]extPoint, n), c: make([]*edwards25519.Scalar, n), v: make([]*edwards25519.Scalar, n)}
 	for j := range p.Branches {
 		br := &p.Branches[j]
-		a, err := decodeStrict(br.A[:], false)
-		if err != nil {
-			return fmt.Errorf("%w: branch %d commitment A: %w", ErrProofEncoding, j, err)
+		var err error
+		if d.a[j], err = decodeBallotPoint(&br.A); err != nil {
+			return nil, fmt.Errorf("%w: branch %d commitment A: %w", ErrProofEncoding, j, err)
 		}
-		b, err := decodeStrict(br.B[:], false)
-		if err != nil {
-			return fmt.Errorf("%w: branch %d commitment B: %w", ErrProofEncoding, j, err)
+		if d.b[j], err = decodeBallotPoint(&br.B); err != nil {
+			return nil, fmt.Errorf("%w: branch %d commitment B: %w", ErrProofEncoding, j, err)
 		}
-		c, err := decodeScalarStrict(br.C[:])
-		if err != nil {
-			return fmt.Errorf("%w: branch %d challenge: %w", ErrProofEncoding, j, err)
+		if d.c[j], err = decodeScalarStrict(br.C[:]); err != nil {
+			return nil, fmt.Errorf("%w: branch %d challenge: %w", ErrProofEncoding, j, err)
 		}
-		v, err := decodeScalarStrict(br.V[:])
-		if err != nil {
-			return fmt.Errorf("%w: branch %d response: %w", ErrProofEncoding, j, err)
+		if d.v[j], err = decodeScalarStrict(br.V[:]); err != nil {
+			return nil, fmt.Errorf("%w: branch %d response: %w", ErrProofEncoding, j, err)
 		}
-		sum.Add(sum, c)
+	}
+	return d, nil
+}
+
+// challengeHolds reports whether the branch challenges sum to c.
+func (d *decodedRange) challengeHolds(c *edwards25519.Scalar) bool {
+	sum := edwards25519.NewScalar()
+	for _, cj := range d.c {
+		sum.Add(sum, cj)
+	}
+	return sum.Equal(c) == 1
+}
+
+// cofactorIdentity reports whether [8]p is the identity: the test applied to
+// every proof and signature equation of a ballot.
+func cofactorIdentity(p *edwards25519.Point) bool {
+	return new(edwards25519.Point).MultByCofactor(p).Equal(fIdentity) == 1
+}
+
+// checkRange is the reference check of a RangeProof, one equation at a
+// time: for every branch j,
+//
+//	[8](V_j·G − C_j·α − A_j) = 0        [8](V_j·H − C_j·β + C_j·j·G − B_j) = 0
+//
+// then Σ C_j = c. The batch verifier checks a random linear combination of
+// exactly these equations; this path names the one that fails.
+func checkRange(tag string, bc *ballotContext, key *edwards25519.Point, limit int, ct *Ciphertext, alpha, beta *edwards25519.Point, p *RangeProof) error {
+	d, err := decodeRange(limit, p)
+	if err != nil {
+		return err
+	}
+	for j := range p.Branches {
+		c, v := d.c[j], d.v[j]
 		negC := edwards25519.NewScalar().Negate(c)
-		// V·G − C·α == A
-		if new(edwards25519.Point).VarTimeDoubleScalarBaseMult(negC, alpha, v).Equal(a) != 1 {
+		e1 := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(negC, alpha, v)
+		e1.Subtract(e1, d.a[j].point())
+		if !cofactorIdentity(e1) {
 			return fmt.Errorf("%w: branch %d (g)", ErrProofEquation, j)
 		}
-		// V·H − C·β + (C·j)·G == B, i.e. V·H == B + C·(β − j·G)
-		jScalar[0], jScalar[1] = byte(j), byte(j>>8)
-		cj, _ := edwards25519.NewScalar().SetCanonicalBytes(jScalar[:])
-		cj.Multiply(cj, c)
-		lhs := new(edwards25519.Point).VarTimeMultiScalarMult(
+		cj := edwards25519.NewScalar().Multiply(c, scalarFromUint(uint64(j)))
+		e2 := new(edwards25519.Point).VarTimeMultiScalarMult(
 			[]*edwards25519.Scalar{v, negC, cj},
 			[]*edwards25519.Point{key, beta, fBase})
-		if lhs.Equal(b) != 1 {
+		e2.Subtract(e2, d.b[j].point())
+		if !cofactorIdentity(e2) {
 			return fmt.Errorf("%w: branch %d (h)", ErrProofEquation, j)
 		}
 	}
-	if rangeChallenge(tag, pc, limit, ct, p.Branches).Equal(sum) != 1 {
+	if !d.challengeHolds(rangeChallenge(tag, bc, limit, ct, p.Branches)) {
 		return ErrProofChallenge
 	}
 	return nil
@@ -193,7 +236,9 @@ func verifyRange(tag string, pc *proofContext, key *edwards25519.Point, limit in
 //
 //	V·G = A + c·X        V·α = B + c·D
 //
-// with c the Fiat–Shamir challenge over the whole statement.
+// with c the Fiat–Shamir challenge over the whole statement. Every point of
+// a share is checked strictly (prime-order subgroup), so these equations are
+// checked as they are.
 type DLEQProof struct {
 	_ struct{} `cbor:",toarray"`
 	A [PointSize]byte
@@ -201,15 +246,22 @@ type DLEQProof struct {
 	V [ScalarSize]byte
 }
 
-// shareContext names a decryption share's place: which station, which
-// contest and selection.
+// shareContext names a decryption share's place: the election, its key,
+// the station, the contest and the selection.
 type shareContext struct {
-	proofContext
-	station uint32
+	fingerprint [32]byte
+	key         [PointSize]byte
+	contest     string
+	selection   string
+	station     uint32
 }
 
 func dleqChallenge(sc *shareContext, pubShare [PointSize]byte, alpha [PointSize]byte, d [PointSize]byte, a, b [PointSize]byte) *edwards25519.Scalar {
-	t := sc.transcript(tagShareProof)
+	t := newTranscript(tagShareProof)
+	t.bytes(sc.fingerprint[:])
+	t.point(sc.key)
+	t.str(sc.contest)
+	t.str(sc.selection)
 	t.u32(sc.station)
 	t.point(baseBytes)
 	t.point(pubShare)

@@ -2,14 +2,25 @@ package ballot
 
 import "errors"
 
-// A tracking code is the first 80 bits of a ballot's hash written as 16
-// Crockford base-32 symbols in four groups (e.g. "3F2A-9KQD-XB7M-0T4C"):
-// short enough to copy by hand, long enough that no two ballots of an
-// election share one by chance (the birthday bound for 10^7 ballots is
-// below 10^-9). Anyone can look a code up on the chain.
+// A tracking code is the first 140 bits of a ballot's hash written as 28
+// Crockford base-32 symbols in seven groups of four, most significant bit
+// first (e.g. "3F2A-9KQD-XB7M-0T4C-8HJN-R5WE-KM2P"). Anyone can look a code
+// up on the chain, and every comparison uses all 140 bits.
+//
+// Why so long: a dishonest terminal that holds the voter's credential can
+// make many ballots for the voter and look for two, one encrypting the
+// voter's choices and one not, with the same code. It then shows the code;
+// if the voter challenges it publishes the honest one, if the voter casts it
+// publishes the other. Finding such a pair among 2^(k/2) ballots for a k-bit
+// code (the birthday bound) is 2^40 work at 80 bits, an afternoon on rented
+// machines, and 2^70 at 140 bits, beyond reach.
 const (
-	trackingBytes   = 10
-	trackingSymbols = trackingBytes * 8 / 5
+	TrackingBits    = 140
+	trackingSymbols = TrackingBits / 5
+	// TrackingKeySize is the length of TrackingKeyOf: 140 bits padded with
+	// four zero bits.
+	TrackingKeySize = (TrackingBits + 7) / 8
+	trackingGroup   = 4
 )
 
 // ErrBadTrackingCode reports a string that is not a tracking code.
@@ -19,9 +30,19 @@ var ErrBadTrackingCode = errors.New("not a tracking code")
 func TrackingCodeOf(hash [32]byte) string {
 	vals := make([]byte, trackingSymbols)
 	for i := range vals {
-		vals[i] = fiveBits(hash[:trackingBytes], i)
+		vals[i] = fiveBits(hash[:], i)
 	}
 	return formatSymbols(vals)
+}
+
+// TrackingKeyOf is the 140 bits of a ballot hash that its tracking code
+// shows, as 18 bytes whose last four bits are zero: the key under which the
+// chain indexes the ballot.
+func TrackingKeyOf(hash [32]byte) [TrackingKeySize]byte {
+	var k [TrackingKeySize]byte
+	copy(k[:], hash[:TrackingKeySize])
+	k[TrackingKeySize-1] &^= 0x0f
+	return k
 }
 
 func fiveBits(data []byte, i int) byte {
@@ -43,14 +64,14 @@ func ParseTrackingCode(typed string) (string, error) {
 	return formatSymbols(vals), nil
 }
 
-// TrackingPrefix parses a typed tracking code and returns the 10 bytes of the
-// ballot hash it stands for: the key by which the chain indexes ballots.
-func TrackingPrefix(typed string) ([]byte, error) {
+// TrackingKey parses a typed tracking code and returns the bits it stands
+// for, in the form of TrackingKeyOf: the chain's look-up key.
+func TrackingKey(typed string) ([TrackingKeySize]byte, error) {
+	var out [TrackingKeySize]byte
 	vals, err := parseSymbols(typed, trackingSymbols, ErrBadTrackingCode, ErrBadTrackingCode)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	out := make([]byte, trackingBytes)
 	for i, v := range vals {
 		for b := 4; b >= 0; b-- {
 			if v&(1<<b) != 0 {
@@ -60,4 +81,12 @@ func TrackingPrefix(typed string) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// MatchesTrackingCode reports whether a typed tracking code is the code of
+// the ballot with this hash, comparing all 140 bits. A string that is not a
+// tracking code matches nothing.
+func MatchesTrackingCode(typed string, hash [32]byte) bool {
+	k, err := TrackingKey(typed)
+	return err == nil && k == TrackingKeyOf(hash)
 }

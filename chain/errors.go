@@ -48,6 +48,7 @@ var (
 	ErrBallotChallenged = errors.New("ballot was challenged (spoiled) and cannot be cast")
 	ErrBallotCast       = errors.New("ballot was cast and cannot be challenged")
 	ErrTrackingClash    = errors.New("another ballot has the same tracking code")
+	ErrCiphertextReused = errors.New("ballot holds a ciphertext that is already on the chain")
 	ErrBadShares        = errors.New("decryption shares do not verify")
 	ErrBadEvidence      = errors.New("equivocation evidence does not verify")
 )

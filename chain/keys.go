@@ -12,7 +12,8 @@ import (
 // of the state hash (every write of a block is hashed into it).
 //
 //	cred/<credential key, 32 bytes>        → hash of the ballot it cast
-//	trk/<first 10 bytes of ballot hash>     → TrackingEntry (cast or challenged)
+//	trk/<tracking key, 18 bytes>            → TrackingEntry (cast or challenged)
+//	ct/<alpha of a ciphertext, 32 bytes>    → hash of the ballot (cast or challenged) that holds it
 //	ann/<station, u32be>                    → ballot.KeyAnnouncement
 //	shr/<station, u32be>                    → ballot.TallyShares
 //	evd/<validator u32be><height u64be><round u32be><type u8> → hash of the evidence
@@ -24,6 +25,7 @@ import (
 var (
 	prefixCredential   = []byte("cred/")
 	prefixTracking     = []byte("trk/")
+	prefixCiphertext   = []byte("ct/")
 	prefixAnnouncement = []byte("ann/")
 	prefixShares       = []byte("shr/")
 	prefixEvidence     = []byte("evd/")
@@ -41,13 +43,21 @@ func key(prefix []byte, parts ...[]byte) []byte {
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-// TrackingKey is the state key of a (typed) tracking code.
+// TrackingKey is the state key of a (typed) tracking code: the prefix and
+// all 140 bits of the code (ballot.TrackingKey), so a look-up matches a
+// ballot only if every bit of its code does.
 func TrackingKey(code string) ([]byte, error) {
-	prefix, err := ballot.TrackingPrefix(code)
+	k, err := ballot.TrackingKey(code)
 	if err != nil {
 		return nil, err
 	}
-	return key(prefixTracking, prefix), nil
+	return key(prefixTracking, k[:]), nil
+}
+
+// trackingKeyOf is the state key of the ballot with this hash.
+func trackingKeyOf(hash [32]byte) []byte {
+	k := ballot.TrackingKeyOf(hash)
+	return key(prefixTracking, k[:])
 }
 
 // TrackingStatus says what happened to a ballot.

@@ -591,7 +591,7 @@ func (a *applier) ballotChecks(b *ballot.Ballot, h [32]byte, txElection [32]byte
 	if !a.m.roll.Contains(b.Credential[:]) {
 		return nil, nil, fmt.Errorf("%w: %x…", ErrIneligible, b.Credential[:4])
 	}
-	tk := key(prefixTracking, h[:10])
+	tk := trackingKeyOf(h)
 	raw, ok, err := a.get(tk)
 	if err != nil || !ok {
 		return tk, nil, err
@@ -630,6 +630,9 @@ func (a *applier) castBallot(i int, tx *Tx) error {
 	if used {
 		return fmt.Errorf("%w: earlier ballot %s", ErrAlreadyVoted, ballot.TrackingCodeOf([32]byte(prev)))
 	}
+	if err := a.claimCiphertexts(b, h); err != nil {
+		return err
+	}
 	e, err := a.m.Election(a.st)
 	if err != nil {
 		return err
@@ -653,6 +656,32 @@ func (a *applier) castBallot(i int, tx *Tx) error {
 	a.st.Turnout[station]++
 	a.put(ck, h[:])
 	a.put(tk, ballot.Marshal(&TrackingEntry{BallotHash: h, Height: a.st.Height, Position: uint32(i), Status: StatusCast}))
+	return nil
+}
+
+// claimCiphertexts records every ciphertext of a ballot (by its α = r·G) as
+// taken by that ballot, and refuses the ballot if one already is: no
+// ciphertext is on the chain twice. A voter cannot cast a copy of another
+// voter's encrypted choices (whose proofs, bound to the other credential,
+// would not verify anyway) nor publish a cast ballot's ciphertexts again in
+// a challenged one. The writes vanish with the transaction if it fails.
+func (a *applier) claimCiphertexts(b *ballot.Ballot, h [32]byte) error {
+	for ci := range b.Contests {
+		for si := range b.Contests[ci].Selections {
+			ck := key(prefixCiphertext, b.Contests[ci].Selections[si].Ciphertext.Alpha[:])
+			prev, taken, err := a.get(ck)
+			if err != nil {
+				return err
+			}
+			if taken {
+				if len(prev) != 32 {
+					return fmt.Errorf("chain: stored ciphertext entry has %d bytes", len(prev))
+				}
+				return fmt.Errorf("%w: contest %q selection %d is in ballot %s", ErrCiphertextReused, b.Contests[ci].Contest, si, ballot.TrackingCodeOf([32]byte(prev)))
+			}
+			a.put(ck, h[:])
+		}
+	}
 	return nil
 }
 
@@ -717,6 +746,9 @@ func (a *applier) spoiledBallot(i int, tx *Tx) error {
 		}
 		return fmt.Errorf("%w: challenged ballot %s", ErrDuplicate, sp.Ballot.TrackingCode())
 	}
+	if err := a.claimCiphertexts(&sp.Ballot, sp.Ballot.Hash()); err != nil {
+		return err
+	}
 	e, err := a.m.Election(a.st)
 	if err != nil {
 		return err
@@ -749,7 +781,8 @@ func (a *applier) tallyShares(tx *Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := e.VerifyTallyShares(ts, a.st.Key.PublicShares[ts.Station], a.st.Aggregates); err != nil {
+	verified, err := e.VerifyTallyShares(ts, a.st.Key.PublicShares[ts.Station], a.st.Aggregates)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadShares, err)
 	}
 	a.put(key(prefixShares, u32(ts.Station)), tx.Payload)
@@ -758,9 +791,16 @@ func (a *applier) tallyShares(tx *Tx) error {
 		return nil
 	}
 	// Exactly t stations have valid shares now: decrypt with them.
-	shares := make([]*ballot.TallyShares, a.m.n)
+	// The earlier stations' shares were verified when they were applied;
+	// Decrypt wants them verified against these very aggregates, which have
+	// not changed since the polls closed, so check them again.
+	shares := make([]*ballot.VerifiedShares, a.m.n)
 	for s := range uint32(a.m.n) {
 		if !bit(a.st.Shared, s) {
+			continue
+		}
+		if s == ts.Station {
+			shares[s] = verified
 			continue
 		}
 		raw, ok, err := a.get(key(prefixShares, u32(s)))
@@ -770,7 +810,11 @@ func (a *applier) tallyShares(tx *Tx) error {
 		if !ok {
 			return fmt.Errorf("chain: shares of station %d missing from the state", s)
 		}
-		if shares[s], err = ballot.DecodeTallyShares(raw); err != nil {
+		stored, err := ballot.DecodeTallyShares(raw)
+		if err != nil {
+			return fmt.Errorf("chain: stored shares of station %d: %w", s, err)
+		}
+		if shares[s], err = e.VerifyTallyShares(stored, a.st.Key.PublicShares[s], a.st.Aggregates); err != nil {
 			return fmt.Errorf("chain: stored shares of station %d: %w", s, err)
 		}
 	}
