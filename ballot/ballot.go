@@ -259,22 +259,32 @@ func (e *Election) checkBallot(b *Ballot) error {
 	if err != nil {
 		return fail("", -1, "", fmt.Errorf("%w: %w", ErrBadSignature, err))
 	}
-	// Every ciphertext point, in order, before any equation.
+	// Every point and scalar, in order, before any equation.
 	alphas := make([][]*edwards25519.Point, len(e.Manifest.Contests))
 	betas := make([][]*edwards25519.Point, len(e.Manifest.Contests))
+	sels := make([][]*decodedRange, len(e.Manifest.Contests))
+	contests := make([]*decodedRange, len(e.Manifest.Contests))
 	for ci, c := range e.Manifest.Contests {
 		for si, cand := range c.Candidates {
-			ct := &b.Contests[ci].Selections[si].Ciphertext
-			a, err := decodeBallotPoint(&ct.Alpha)
+			sel := &b.Contests[ci].Selections[si]
+			a, err := decodeBallotPoint(&sel.Ciphertext.Alpha)
 			if err != nil {
 				return fail(c.ID, si, cand, fmt.Errorf("%w: alpha: %w", ErrBadCiphertext, err))
 			}
-			bb, err := decodeBallotPoint(&ct.Beta)
+			bb, err := decodeBallotPoint(&sel.Ciphertext.Beta)
 			if err != nil {
 				return fail(c.ID, si, cand, fmt.Errorf("%w: beta: %w", ErrBadCiphertext, err))
 			}
+			d, err := decodeRange(1, &sel.Proof)
+			if err != nil {
+				return fail(c.ID, si, cand, fmt.Errorf("%w: %w", ErrSelectionProof, err))
+			}
 			alphas[ci] = append(alphas[ci], a.point())
 			betas[ci] = append(betas[ci], bb.point())
+			sels[ci] = append(sels[ci], d)
+		}
+		if contests[ci], err = decodeRange(c.Limit, &b.Contests[ci].Proof); err != nil {
+			return fail(c.ID, -1, "", fmt.Errorf("%w: %w", ErrContestProof, err))
 		}
 	}
 	// [8](S·B − k·A − R) = 0
@@ -290,14 +300,14 @@ func (e *Election) checkBallot(b *Ballot) error {
 		sumBeta := edwards25519.NewIdentityPoint()
 		for si, cand := range c.Candidates {
 			sel := &cb.Selections[si]
-			if err := checkRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.key, 1, &sel.Ciphertext, alphas[ci][si], betas[ci][si], &sel.Proof); err != nil {
+			if err := checkRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.key, 1, &sel.Ciphertext, alphas[ci][si], betas[ci][si], &sel.Proof, sels[ci][si]); err != nil {
 				return fail(c.ID, si, cand, fmt.Errorf("%w: %w", ErrSelectionProof, err))
 			}
 			sumAlpha.Add(sumAlpha, alphas[ci][si])
 			sumBeta.Add(sumBeta, betas[ci][si])
 		}
 		sumCt := Ciphertext{Alpha: [PointSize]byte(sumAlpha.Bytes()), Beta: [PointSize]byte(sumBeta.Bytes())}
-		if err := checkRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.key, c.Limit, &sumCt, sumAlpha, sumBeta, &cb.Proof); err != nil {
+		if err := checkRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.key, c.Limit, &sumCt, sumAlpha, sumBeta, &cb.Proof, contests[ci]); err != nil {
 			return fail(c.ID, -1, "", fmt.Errorf("%w: %w", ErrContestProof, err))
 		}
 	}

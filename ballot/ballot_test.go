@@ -83,24 +83,21 @@ var smallOrderPoint = func() [PointSize]byte {
 	return p
 }()
 
-// TestBallotTamperedFieldsRejected changes every field of a valid ballot,
-// one at a time. A change the voter's signature covers is caught by the
-// signature; the same change re-signed (a voter, or a terminal, that signs
-// a bad ballot) must be caught by the proof that covers the field, with an
-// error that names the contest and selection.
-func TestBallotTamperedFieldsRejected(t *testing.T) {
-	e, _ := testElection(t, generalManifest(), 1)
-	orig, cred, _, _ := newTestBallot(t, e, 3)
+// mutation changes one field of a ballot of the general manifest; want is
+// the error once the ballot is re-signed (by a voter, or a terminal, that
+// signs a bad ballot), and contest/selection where it must be found.
+type mutation struct {
+	name      string
+	mutate    func(b *Ballot)
+	want      error
+	contest   string
+	selection int
+}
 
-	type mutation struct {
-		name      string
-		mutate    func(b *Ballot)
-		want      error // with re-signing
-		contest   string
-		selection int
-	}
+// ballotMutations are the tamperings every verifier path must refuse.
+func ballotMutations() []mutation {
 	sel := func(b *Ballot, c, s int) *EncryptedSelection { return &b.Contests[c].Selections[s] }
-	muts := []mutation{
+	return []mutation{
 		{"alpha replaced", func(b *Ballot) { sel(b, 0, 1).Ciphertext.Alpha = otherPoint(1) }, ErrSelectionProof, "president", 1},
 		{"beta replaced", func(b *Ballot) { sel(b, 1, 6).Ciphertext.Beta = otherPoint(2) }, ErrSelectionProof, "council", 6},
 		{"alpha small order", func(b *Ballot) { sel(b, 0, 0).Ciphertext.Alpha = smallOrderPoint }, ErrBadCiphertext, "president", 0},
@@ -135,6 +132,17 @@ func TestBallotTamperedFieldsRejected(t *testing.T) {
 		{"fingerprint", func(b *Ballot) { b.Election[0] ^= 1 }, ErrWrongElection, "", -1},
 		{"station emptied", func(b *Ballot) { b.Station = "" }, ErrBadStation, "", -1},
 	}
+}
+
+// TestBallotTamperedFieldsRejected changes every field of a valid ballot,
+// one at a time. A change the voter's signature covers is caught by the
+// signature; the same change re-signed must be caught by the proof that
+// covers the field, with an error that names the contest and selection.
+func TestBallotTamperedFieldsRejected(t *testing.T) {
+	e, _ := testElection(t, generalManifest(), 1)
+	orig, cred, _, _ := newTestBallot(t, e, 3)
+	sel := func(b *Ballot, c, s int) *EncryptedSelection { return &b.Contests[c].Selections[s] }
+	muts := ballotMutations()
 	for _, m := range muts {
 		t.Run(m.name, func(t *testing.T) {
 			b, err := DecodeBallot(orig.Encode()) // deep copy

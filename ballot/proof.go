@@ -202,11 +202,9 @@ func cofactorIdentity(p *edwards25519.Point) bool {
 //
 // then Σ C_j = c. The batch verifier checks a random linear combination of
 // exactly these equations; this path names the one that fails.
-func checkRange(tag string, bc *ballotContext, key *edwards25519.Point, limit int, ct *Ciphertext, alpha, beta *edwards25519.Point, p *RangeProof) error {
-	d, err := decodeRange(limit, p)
-	if err != nil {
-		return err
-	}
+//
+// d is the proof as decodeRange decoded it.
+func checkRange(tag string, bc *ballotContext, key *edwards25519.Point, limit int, ct *Ciphertext, alpha, beta *edwards25519.Point, p *RangeProof, d *decodedRange) error {
 	for j := range p.Branches {
 		c, v := d.c[j], d.v[j]
 		negC := edwards25519.NewScalar().Negate(c)
