@@ -74,11 +74,13 @@ func TestBatchAgreesWithOneByOne(t *testing.T) {
 // signatureMutations are changes that only the voter's signature covers.
 func signatureMutations() map[string]func(b *Ballot) {
 	return map[string]func(b *Ballot){
-		"signature S":       func(b *Ballot) { b.Signature[40] ^= 1 },
-		"signature R":       func(b *Ballot) { b.Signature[5] ^= 1 },
-		"S unreduced":       func(b *Ballot) { copy(b.Signature[32:], orderBytes) },
-		"R small order":     func(b *Ballot) { copy(b.Signature[:32], smallOrderPoint[:]) },
-		"R with torsion":    func(b *Ballot) { copy(b.Signature[:32], func() []byte { p := withTorsion([32]byte(b.Signature[:32])); return p[:] }()) },
+		"signature S":   func(b *Ballot) { b.Signature[40] ^= 1 },
+		"signature R":   func(b *Ballot) { b.Signature[5] ^= 1 },
+		"S unreduced":   func(b *Ballot) { copy(b.Signature[32:], orderBytes) },
+		"R small order": func(b *Ballot) { copy(b.Signature[:32], smallOrderPoint[:]) },
+		"R with torsion": func(b *Ballot) {
+			copy(b.Signature[:32], func() []byte { p := withTorsion([32]byte(b.Signature[:32])); return p[:] }())
+		},
 		"station changed":   func(b *Ballot) { b.Station = "st2" },
 		"other credential":  func(b *Ballot) { copy(b.Credential[:], testCredential(99).Public) },
 		"ciphertext change": func(b *Ballot) { b.Contests[0].Selections[0].Ciphertext.Alpha = otherPoint(9) },
@@ -98,7 +100,9 @@ func mayorMutations(cred *Credential) []func(b *Ballot) {
 	return []func(b *Ballot){
 		func(b *Ballot) { b.Signature[40] ^= 1 },
 		resign(func(b *Ballot) { p := &b.Contests[0].Selections[2].Proof.Branches[1]; p.V = addOne(p.V) }),
-		resign(func(b *Ballot) { b.Contests[0].Selections[3].Ciphertext.Beta = withTorsion(b.Contests[0].Selections[3].Ciphertext.Beta) }),
+		resign(func(b *Ballot) {
+			b.Contests[0].Selections[3].Ciphertext.Beta = withTorsion(b.Contests[0].Selections[3].Ciphertext.Beta)
+		}),
 		resign(func(b *Ballot) { b.Contests[0].Proof.Branches[0].A = otherPoint(11) }),
 		resign(func(b *Ballot) { b.Contests[0].Selections[1].Ciphertext.Alpha = otherPoint(12) }),
 		resign(func(b *Ballot) {
