@@ -56,6 +56,9 @@ func (c *VerifiedCache) Add(e *ballot.Election, hash [32]byte) {
 	c.set[k] = struct{}{}
 }
 
+// Capacity is the most ballots the cache remembers.
+func (c *VerifiedCache) Capacity() int { return c.cap }
+
 // Reset forgets every entry.
 func (c *VerifiedCache) Reset() {
 	c.mu.Lock()

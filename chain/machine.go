@@ -327,6 +327,57 @@ func (a *applier) batchVerify() {
 	}
 }
 
+// PreverifyBlocks checks, in one batch spread over every core, the
+// cryptography of all the ballots in blocks that are about to be applied in
+// order after st: a block sync, a replay, an audit of a whole record
+// (ballot.Election.VerifyBallots). The ballots that verify are remembered in
+// the machine's cache, so that applying the blocks does not verify them
+// again. It decides nothing: a block is valid only if Apply says so, and a
+// ballot that fails here is verified again, and reported with its rule, by
+// Apply. Blocks that do not decode are skipped, and so is everything while
+// the election key is not known in st (no ballot can precede it). Keep the
+// blocks' ballots within the cache's capacity (Cache().Capacity()), or the
+// first ones are forgotten before they are applied. It returns how many
+// ballots it checked and how many of them failed.
+func (m *Machine) PreverifyBlocks(st *State, blocks [][]byte) (checked, failed int) {
+	e, err := m.Election(st)
+	if err != nil {
+		return 0, 0
+	}
+	var todo []*ballot.Ballot
+	var hashes [][32]byte
+	for _, data := range blocks {
+		b, err := DecodeBlock(data, m.params.MaxBlockBytes)
+		if err != nil {
+			continue
+		}
+		for _, raw := range b.Txs {
+			tx, err := DecodeTx(raw)
+			if err != nil || tx.Kind != TxBallot {
+				continue
+			}
+			bl, err := ballot.DecodeBallot(tx.Payload)
+			if err != nil {
+				continue
+			}
+			h := bl.Hash()
+			if m.cache.Contains(e, h) {
+				continue
+			}
+			todo = append(todo, bl)
+			hashes = append(hashes, h)
+		}
+	}
+	for i, err := range e.VerifyBallots(todo) {
+		if err != nil {
+			failed++
+			continue
+		}
+		m.cache.Add(e, hashes[i])
+	}
+	return len(todo), failed
+}
+
 func (a *applier) apply(i int, tx *Tx) error {
 	if tx.Election != a.m.fp {
 		return fmt.Errorf("%w: fingerprint %x…", ErrWrongElection, tx.Election[:4])
