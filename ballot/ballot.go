@@ -188,8 +188,8 @@ func (e *Election) NewBallot(cred *Credential, station string, choices Choices, 
 			if err != nil {
 				return nil, nil, err
 			}
-			ct := encrypt(e.key, m, r)
-			proof, err := proveRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.key, 1, &ct, m, r, rnd)
+			ct := encrypt(e.keyBase(), m, r)
+			proof, err := proveRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.keyBase(), 1, &ct, m, r, rnd)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -202,7 +202,7 @@ func (e *Election) NewBallot(cred *Credential, station string, choices Choices, 
 			sumNonce.Add(sumNonce, r)
 		}
 		sumCt := Ciphertext{Alpha: [PointSize]byte(sumAlpha.Bytes()), Beta: [PointSize]byte(sumBeta.Bytes())}
-		proof, err := proveRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.key, c.Limit, &sumCt, countMarks(choices[ci]), sumNonce, rnd)
+		proof, err := proveRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.keyBase(), c.Limit, &sumCt, countMarks(choices[ci]), sumNonce, rnd)
 		if err != nil {
 			return nil, nil, err
 		}

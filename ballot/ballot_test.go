@@ -239,8 +239,8 @@ func TestOverLimitCannotBeProved(t *testing.T) {
 		t.Fatalf("over-limit ballot: got %v, want ErrOverLimit", err)
 	}
 	// The proof itself refuses a false statement.
-	ct := encrypt(e.key, 2, scalarFromUint(1))
-	if _, err := proveRange(tagSelectionProof, e.ballotContext([32]byte{}, "president", "p1"), e.key, 1, &ct, 2, scalarFromUint(1), nil); !errors.Is(err, ErrCannotProve) {
+	ct := encrypt(e.keyBase(), 2, scalarFromUint(1))
+	if _, err := proveRange(tagSelectionProof, e.ballotContext([32]byte{}, "president", "p1"), e.keyBase(), 1, &ct, 2, scalarFromUint(1), nil); !errors.Is(err, ErrCannotProve) {
 		t.Fatalf("proving 2 ∈ {0,1}: got %v, want ErrCannotProve", err)
 	}
 	// A ballot proved under a looser limit does not verify under the real one.
@@ -263,7 +263,7 @@ func TestOverLimitCannotBeProved(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = nonces
-	two := encrypt(e.key, 2, scalarFromUint(1))
+	two := encrypt(e.keyBase(), 2, scalarFromUint(1))
 	b2.Contests[0].Selections[0].Ciphertext = two
 	copy(b2.Signature[:], testCredential(2).Sign(b2.SigningBytes()))
 	if err := e.VerifyBallot(b2); !errors.Is(err, ErrSelectionProof) {

@@ -196,7 +196,7 @@ func reprove(t *testing.T, e *Election, b *Ballot, cred *Credential, ch Choices,
 			}
 			r, _ := decodeScalarStrict(func() []byte { s := EncodeScalar(nonces[ci][si]); return s[:] }())
 			sel := &cb.Selections[si]
-			p, err := proveRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.key, 1, &sel.Ciphertext, m, r, nil)
+			p, err := proveRange(tagSelectionProof, e.ballotContext(b.Credential, c.ID, cand), e.keyBase(), 1, &sel.Ciphertext, m, r, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func reprove(t *testing.T, e *Election, b *Ballot, cred *Credential, ch Choices,
 			sumR.Add(sumR, r)
 		}
 		sum := Ciphertext{Alpha: [32]byte(sumA.Bytes()), Beta: [32]byte(sumB.Bytes())}
-		p, err := proveRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.key, c.Limit, &sum, countMarks(ch[ci]), sumR, nil)
+		p, err := proveRange(tagContestProof, e.ballotContext(b.Credential, c.ID, ""), e.keyBase(), c.Limit, &sum, countMarks(ch[ci]), sumR, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

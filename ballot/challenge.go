@@ -94,7 +94,7 @@ func (e *Election) VerifySpoiled(sp *SpoiledBallot) (Choices, error) {
 			if err != nil {
 				return fail(c.ID, si, cand, fmt.Errorf("%w: nonce: %w", ErrRevealNonce, err))
 			}
-			if encrypt(e.key, int(m), r) != sp.Ballot.Contests[ci].Selections[si].Ciphertext {
+			if encrypt(e.keyBase(), int(m), r) != sp.Ballot.Contests[ci].Selections[si].Ciphertext {
 				return fail(c.ID, si, cand, ErrRevealMismatch)
 			}
 			choices[ci][si] = m == 1

@@ -2,6 +2,7 @@ package ballot
 
 import (
 	"fmt"
+	"sync"
 
 	"filippo.io/edwards25519"
 	"go.dedis.ch/kyber/v3"
@@ -16,6 +17,15 @@ type Election struct {
 	KeyBytes [PointSize]byte
 	key      *edwards25519.Point // the same key, for filippo.io/edwards25519
 	keyNiels niels               // and prepared for batch verification
+
+	keyTableOnce sync.Once
+	keyTable     *fixedBase // for making ballots; built on first use
+}
+
+// keyBase is the fixed-base table of the election key.
+func (e *Election) keyBase() *fixedBase {
+	e.keyTableOnce.Do(func() { e.keyTable = newFixedBase(e.key) })
+	return e.keyTable
 }
 
 // NewElection checks the manifest and decodes the election key strictly.

@@ -18,9 +18,9 @@ type Ciphertext struct {
 }
 
 // encrypt returns (r·G, m·G + r·H) for key H, in time independent of m and r.
-func encrypt(key *edwards25519.Point, m int, r *edwards25519.Scalar) Ciphertext {
+func encrypt(key *fixedBase, m int, r *edwards25519.Scalar) Ciphertext {
 	alpha := new(edwards25519.Point).ScalarBaseMult(r)
-	beta := new(edwards25519.Point).ScalarMult(r, key)
+	beta := key.mul(r)
 	beta.Add(beta, new(edwards25519.Point).ScalarBaseMult(scalarFromUint(uint64(m))))
 	return Ciphertext{Alpha: [PointSize]byte(alpha.Bytes()), Beta: [PointSize]byte(beta.Bytes())}
 }
@@ -36,7 +36,7 @@ func (e *Election) Encrypt(m int64, rnd io.Reader) (Ciphertext, kyber.Scalar, er
 	if err != nil {
 		return Ciphertext{}, nil, err
 	}
-	return encrypt(e.key, int(m), r), kyberScalar(r), nil
+	return encrypt(e.keyBase(), int(m), r), kyberScalar(r), nil
 }
 
 // Accumulator adds ciphertexts that were already verified (ballots on the

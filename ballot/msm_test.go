@@ -186,3 +186,19 @@ func BenchmarkDecodeExt(b *testing.B) {
 		}
 	}
 }
+
+func TestFixedBaseMatchesScalarMult(t *testing.T) {
+	r := testRand(4)
+	p := new(edwards25519.Point).ScalarBaseMult(randScalarFrom(r))
+	fb := newFixedBase(p)
+	scalars := []*edwards25519.Scalar{edwards25519.NewScalar(), scalarFromUint(1), scalarFromUint(8), scalarFromUint(16),
+		edwards25519.NewScalar().Negate(scalarFromUint(1))}
+	for range 30 {
+		scalars = append(scalars, randScalarFrom(r))
+	}
+	for i, s := range scalars {
+		if fb.mul(s).Equal(new(edwards25519.Point).ScalarMult(s, p)) != 1 {
+			t.Fatalf("scalar %d: fixed-base product differs", i)
+		}
+	}
+}

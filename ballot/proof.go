@@ -103,7 +103,7 @@ func rangeChallenge(tag string, bc *ballotContext, limit int, ct *Ciphertext, br
 // challenge c_j and response V_j = t_j + c_j·r; for j = m the second term
 // vanishes, (A_m, B_m) = (t_m·G, t_m·H) is the honest commitment, and c_m is
 // replaced by the challenge left over. Either way V_j = t_j + C_j·r.
-func proveRange(tag string, bc *ballotContext, key *edwards25519.Point, limit int, ct *Ciphertext, m int, r *edwards25519.Scalar, rnd io.Reader) (RangeProof, error) {
+func proveRange(tag string, bc *ballotContext, key *fixedBase, limit int, ct *Ciphertext, m int, r *edwards25519.Scalar, rnd io.Reader) (RangeProof, error) {
 	if m < 0 || m > limit {
 		return RangeProof{}, fmt.Errorf("%w: value %d is outside 0..%d", ErrCannotProve, m, limit)
 	}
@@ -123,7 +123,7 @@ func proveRange(tag string, bc *ballotContext, key *edwards25519.Point, limit in
 		s := edwards25519.NewScalar().Subtract(scalarFromUint(uint64(j)), mScalar)
 		s.Multiply(s, cs[j])
 		branches[j].A = [PointSize]byte(new(edwards25519.Point).ScalarBaseMult(ts[j]).Bytes())
-		b := new(edwards25519.Point).ScalarMult(ts[j], key)
+		b := key.mul(ts[j])
 		b.Add(b, new(edwards25519.Point).ScalarBaseMult(s))
 		branches[j].B = [PointSize]byte(b.Bytes())
 	}

@@ -62,6 +62,8 @@ func FuzzApply(f *testing.F) {
 }
 
 func FuzzTrackingKey(f *testing.F) {
+	f.Add("3F2A-9KQD-XB7M-0T4C-8HJN-R5WE-KM2P")
+	f.Add("3f2a9kqdxb7m0t4c8hjnr5wekm2p")
 	f.Add("3F2A-9KQD-XB7M-0T4C")
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := chain.TrackingKey(s)
@@ -72,6 +74,12 @@ func FuzzTrackingKey(f *testing.F) {
 		k2, _ := chain.TrackingKey(canon)
 		if !bytes.Equal(k, k2) {
 			t.Fatal("a code and its canonical form give different keys")
+		}
+		// The key is the code's 140 bits: the code it names is the code typed.
+		var h [32]byte
+		copy(h[:], k[len(k)-ballot.TrackingKeySize:])
+		if ballot.TrackingCodeOf(h) != canon || !ballot.MatchesTrackingCode(s, h) {
+			t.Fatalf("key %x does not stand for %s", k, canon)
 		}
 	})
 }

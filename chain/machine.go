@@ -3,6 +3,7 @@ package chain
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -267,7 +268,9 @@ func (a *applier) decodeTxs() error {
 			b, err := ballot.DecodeBallot(tx.Payload)
 			d := &decodedBallot{b: b, err: err}
 			if err == nil {
-				d.hash = b.Hash()
+				// The decoding is strict: the payload is the canonical
+				// encoding, whose SHA-256 is the ballot hash.
+				d.hash = sha256.Sum256(tx.Payload)
 			}
 			a.ballots[i] = d
 		}
