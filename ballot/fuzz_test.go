@@ -79,7 +79,7 @@ func FuzzDecodeTallyShares(f *testing.F) {
 }
 
 // dkgSeeds returns encoded messages of a real DKG run for the corpus.
-func dkgSeeds(f *testing.F) (deals, responses [][]byte, ann []byte, key []byte) {
+func dkgSeeds(f testing.TB) (deals, responses [][]byte, ann []byte, key []byte) {
 	seeds, keys := stationSeeds(4, "fuzz")
 	st := make([]*DKG, 4)
 	var bundles []*DealBundle
