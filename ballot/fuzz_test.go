@@ -3,6 +3,8 @@ package ballot
 import (
 	"bytes"
 	"testing"
+
+	"filippo.io/edwards25519"
 )
 
 // Fuzz targets for every decoder of outside input. Each checks that nothing
@@ -203,6 +205,7 @@ func FuzzParseCodes(f *testing.F) {
 	c, _ := NewVotingCode(testRand(1))
 	f.Add(string(c))
 	f.Add("3F2A-9KQD-XB7M-0T4C")
+	f.Add("3F2A-9KQD-XB7M-0T4C-8HJN-R5WE-KM2P")
 	f.Fuzz(func(t *testing.T, s string) {
 		if code, err := ParseVotingCode(s); err == nil {
 			if again, err := ParseVotingCode(string(code)); err != nil || again != code {
@@ -212,6 +215,12 @@ func FuzzParseCodes(f *testing.F) {
 		if code, err := ParseTrackingCode(s); err == nil {
 			if again, err := ParseTrackingCode(code); err != nil || again != code {
 				t.Fatal("parsed tracking code does not parse to itself")
+			}
+			k, err := TrackingKey(s)
+			var h [32]byte
+			copy(h[:], k[:])
+			if err != nil || TrackingCodeOf(h) != code || !MatchesTrackingCode(s, h) {
+				t.Fatal("tracking key does not stand for the code")
 			}
 		}
 	})
@@ -223,16 +232,83 @@ func FuzzDecodePoint(f *testing.F) {
 	}
 	p := otherPoint(1)
 	f.Add(p[:])
+	for _, h := range nonCanonicalEncodings {
+		f.Add(mustHex(h))
+	}
+	f.Add(notAPoint[:])
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if p, err := DecodePoint(data); err == nil {
-			if EncodePoint(p) != [PointSize]byte(data) {
+		strict, strictErr := DecodePoint(data)
+		if strictErr == nil {
+			if EncodePoint(strict) != [PointSize]byte(data) {
 				t.Fatal("accepted a non-canonical point")
+			}
+		}
+		// The ballot-point decoder accepts a superset of the strict one
+		// (points with a torsion component), all canonical, none of small order.
+		if len(data) == PointSize {
+			b := [PointSize]byte(data)
+			p, err := decodeBallotPoint(&b)
+			if strictErr == nil && err != nil {
+				t.Fatalf("strict decoder accepts, ballot decoder refuses: %v", err)
+			}
+			if err == nil {
+				if p.bytes() != b {
+					t.Fatal("ballot decoder accepted a non-canonical point")
+				}
+				q := p
+				q.mulByCofactor()
+				if q.isIdentity() {
+					t.Fatal("ballot decoder accepted a point of small order")
+				}
+				if strictErr == nil && p.point().Equal(strictPoint(t, data)) != 1 {
+					t.Fatal("the two decoders disagree on the point")
+				}
 			}
 		}
 		if s, err := DecodeScalar(data); err == nil {
 			if EncodeScalar(s) != [ScalarSize]byte(data) {
 				t.Fatal("accepted a non-canonical scalar")
 			}
+		}
+	})
+}
+
+func strictPoint(t *testing.T, data []byte) *edwards25519.Point {
+	p, err := decodeStrict(data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// FuzzVerifyBallots runs decoded ballots through the batch verifier next to
+// valid ones: no panic, the valid ones still pass, and the verdict on the
+// fuzzed ballot is the one-by-one verdict.
+func FuzzVerifyBallots(f *testing.F) {
+	e := fuzzElection(f)
+	var good []*Ballot
+	for i := range 3 {
+		b, _, err := e.NewBallot(testCredential(i), "st1", Choices{{i == 1, false, i == 2, false}}, testRand(uint64(i)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		good = append(good, b)
+		f.Add(b.Encode())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := DecodeBallot(data)
+		if err != nil {
+			return
+		}
+		errs := e.VerifyBallots(append(append([]*Ballot(nil), good...), b))
+		for i := range good {
+			if errs[i] != nil {
+				t.Fatalf("valid ballot %d refused next to a fuzzed one: %v", i, errs[i])
+			}
+		}
+		single := e.VerifyBallot(b)
+		if (single == nil) != (errs[3] == nil) || (single != nil && single.Error() != errs[3].Error()) {
+			t.Fatalf("batch %v, one by one %v", errs[3], single)
 		}
 	})
 }
