@@ -109,25 +109,24 @@ func Replay(r io.Reader, expect *[32]byte, sink Sink) (*Verified, error) {
 	}
 	st := m.InitialState()
 	fp := bft.Hash(g.Fingerprint())
+	ahead := &readAhead{rd: rd}
 	for {
-		kind, err := rd.Peek()
-		if err != nil {
-			return nil, err
+		if len(ahead.blocks) == 0 {
+			if !ahead.fill() {
+				break
+			}
+			// Check the ballots of the blocks read ahead in one batch over
+			// every core; Apply then finds them verified.
+			m.PreverifyBlocks(st, ahead.blocks)
 		}
-		if kind == KindEnd {
-			break
-		}
-		block, err := rd.Next(KindBlock)
-		if err != nil {
-			return nil, err
-		}
+		block, cb := ahead.blocks[0], ahead.certs[0]
+		ahead.blocks, ahead.certs = ahead.blocks[1:], ahead.certs[1:]
 		a, err := m.Apply(st, sink.Reader(), block)
 		if err != nil {
 			return nil, fmt.Errorf("%w: height %d: %w", ErrBlock, st.Height+1, err)
 		}
-		cb, err := rd.Next(KindCertificate)
-		if err != nil {
-			return nil, err
+		if cb == nil {
+			return nil, ahead.err // the certificate frame could not be read
 		}
 		cert, err := bft.DecodeCertificate(cb)
 		if err != nil {
@@ -144,6 +143,9 @@ func Replay(r io.Reader, expect *[32]byte, sink Sink) (*Verified, error) {
 		}
 		st = a.State
 	}
+	if ahead.err != nil {
+		return nil, ahead.err
+	}
 	end, err := rd.Next(KindEnd)
 	if err != nil {
 		return nil, err
@@ -155,6 +157,56 @@ func Replay(r io.Reader, expect *[32]byte, sink Sink) (*Verified, error) {
 		return nil, fmt.Errorf("%w: bytes after the end frame at byte %d", ErrFormat, rd.Offset())
 	}
 	return &Verified{Genesis: g, Roll: roll, Machine: m, State: st}, nil
+}
+
+// readAhead reads (block, certificate) frame pairs ahead of the replay, so
+// that their ballots are verified in one batch (chain.Machine.PreverifyBlocks).
+// A read error is kept until the blocks before it have been replayed, so a
+// replay reports the first fault of the record whether or not it read ahead.
+type readAhead struct {
+	rd            *Reader
+	blocks, certs [][]byte
+	err           error
+	done          bool
+}
+
+// Read-ahead bounds: enough ballots to fill every core, few enough that the
+// machine's verified-ballot cache holds them until they are applied.
+const (
+	aheadBlocks = 64
+	aheadBytes  = 16 << 20
+)
+
+// fill reads the next frames up to the bounds; false when there are no more
+// blocks (the end frame is next, or an error was met).
+func (r *readAhead) fill() bool {
+	size := 0
+	for !r.done && len(r.blocks) < aheadBlocks && size < aheadBytes {
+		kind, err := r.rd.Peek()
+		if err != nil {
+			r.err, r.done = err, true
+			break
+		}
+		if kind == KindEnd {
+			r.done = true
+			break
+		}
+		block, err := r.rd.Next(KindBlock)
+		if err != nil {
+			r.err, r.done = err, true
+			break
+		}
+		cert, err := r.rd.Next(KindCertificate)
+		if err != nil {
+			// The block is replayed first: its own fault comes before this one.
+			r.blocks, r.certs = append(r.blocks, block), append(r.certs, nil)
+			r.err, r.done = err, true
+			break
+		}
+		r.blocks, r.certs = append(r.blocks, block), append(r.certs, cert)
+		size += len(block)
+	}
+	return len(r.blocks) > 0
 }
 
 type memSink struct{ kv *chain.MemKV }
