@@ -356,11 +356,11 @@ type signatureParts struct {
 func decodeSignature(sig *[64]byte) (*signatureParts, error) {
 	r, err := decodeBallotPoint((*[PointSize]byte)(sig[:32]))
 	if err != nil {
-		return nil, fmt.Errorf("R: %w", err)
+		return nil, fmt.Errorf("point R: %w", err)
 	}
 	s, err := decodeScalarStrict(sig[32:])
 	if err != nil {
-		return nil, fmt.Errorf("S: %w", err)
+		return nil, fmt.Errorf("scalar S: %w", err)
 	}
 	return &signatureParts{r: r, s: s}, nil
 }

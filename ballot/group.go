@@ -224,14 +224,6 @@ var base = suite.Point().Base()
 // baseBytes is G's encoding, hashed into every proof as part of the statement.
 var baseBytes = EncodePoint(base)
 
-// newPoint returns a fresh point that may use variable-time arithmetic; only
-// for public values (verification, tallying).
-func newPublicPoint() kyber.Point {
-	p := suite.Point()
-	p.(interface{ AllowVarTime(bool) }).AllowVarTime(true)
-	return p
-}
-
 // scalarFromUint returns v as a scalar.
 func scalarFromUint(v uint64) *edwards25519.Scalar {
 	var b [ScalarSize]byte
@@ -242,6 +234,3 @@ func scalarFromUint(v uint64) *edwards25519.Scalar {
 	}
 	return s
 }
-
-// smallScalar returns the scalar m for a small non-negative integer.
-func smallScalar(m int64) kyber.Scalar { return suite.Scalar().SetInt64(m) }

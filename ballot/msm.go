@@ -2,8 +2,6 @@ package ballot
 
 import (
 	"encoding/binary"
-	"errors"
-	"math/bits"
 
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
@@ -120,11 +118,6 @@ func (p *extPoint) addTo(q *extPoint) {
 	p.fromCompleted(c.add(p, q))
 }
 
-func (p *extPoint) addNiels(q *niels) {
-	var c completed
-	p.fromCompleted(c.addNiels(p, q))
-}
-
 // mulByCofactor sets p = 8p.
 func (p *extPoint) mulByCofactor() {
 	var c completed
@@ -192,9 +185,6 @@ func (p *extPoint) bytes() [PointSize]byte {
 	out[31] |= byte(x.IsNegative() << 7)
 	return out
 }
-
-// errNotOnCurve is what decodeExt returns for bytes that are no curve point.
-var errNotOnCurve = errors.New("not a curve point")
 
 // fieldPrime is p = 2^255 − 19, little-endian.
 var fieldPrime = [32]byte{0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -411,14 +401,4 @@ func msmWindow(n, nbits int) int {
 		}
 	}
 	return best
-}
-
-// scalarBits is the bit length of a little-endian scalar.
-func scalarBits(s *[32]byte) int {
-	for i := 31; i >= 0; i-- {
-		if s[i] != 0 {
-			return i*8 + bits.Len8(s[i])
-		}
-	}
-	return 0
 }
