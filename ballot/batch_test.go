@@ -359,3 +359,35 @@ func TestCopiedContestsDoNotVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchLargerThanOneCombination: more ballots than one combination
+// takes (and a nil among them) are checked in several, with the same
+// verdicts.
+func TestBatchLargerThanOneCombination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 ballots")
+	}
+	e, _ := testElection(t, mayorManifest(), 1)
+	bs, creds := mayorBatch(t, e, 2*maxBatch+5)
+	bad, _ := DecodeBallot(bs[maxBatch+3].Encode())
+	mayorMutations(creds[maxBatch+3])[1](bad)
+	bs[maxBatch+3] = bad
+	bs[7] = nil
+	for i, err := range e.VerifyBallots(bs) {
+		switch i {
+		case 7:
+			if !errors.Is(err, ErrBallotShape) {
+				t.Fatalf("nil ballot: %v", err)
+			}
+		case maxBatch + 3:
+			sameVerdict(t, e, "bad ballot", bad, err)
+			if err == nil {
+				t.Fatal("bad ballot accepted")
+			}
+		default:
+			if err != nil {
+				t.Fatalf("ballot %d: %v", i, err)
+			}
+		}
+	}
+}
