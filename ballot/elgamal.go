@@ -10,7 +10,7 @@ import (
 
 // Ciphertext is an exponential ElGamal encryption (α, β) = (g^r, g^m · H^r)
 // of a small integer m under the election key H, as it travels and is stored.
-// Points are kept encoded; Decode checks them strictly.
+// Points are kept encoded; verification decodes them (docs/crypto.md §1).
 type Ciphertext struct {
 	_     struct{} `cbor:",toarray"`
 	Alpha [PointSize]byte

@@ -27,11 +27,13 @@ const (
 	ScalarSize = 32
 )
 
-// Errors of strict decoding. Every point and scalar that comes from outside
-// (a ballot, a share, a DKG message, a key in a config) goes through
-// DecodePoint or DecodeScalar, never through kyber's own decoders, which
-// accept non-canonical encodings, points outside the prime-order subgroup and
-// unreduced scalars.
+// Errors of point and scalar decoding. Every point and scalar that comes
+// from outside goes through one of two decoders, never through kyber's own,
+// which accept non-canonical encodings, points outside the prime-order
+// subgroup and unreduced scalars: DecodePoint (strict: keys, shares, DKG
+// messages) or, for the points inside a ballot, decodeBallotPoint
+// (canonical, not of small order; the equations about them are checked with
+// the cofactor, see docs/crypto.md §4). Scalars go through DecodeScalar.
 var (
 	ErrPointEncoding  = errors.New("point is not a canonical curve point encoding")
 	ErrPointSmall     = errors.New("point has small order")
@@ -85,8 +87,8 @@ func kyberPoint(b []byte) kyber.Point {
 
 // The checks run on filippo.io/edwards25519, the implementation behind Go's
 // crypto/ed25519: same curve, same encoding as kyber's, and several times
-// faster for the variable-time arithmetic of verification. kyber still does
-// all the secret-dependent work (encryption, proving, the DKG).
+// faster. It also makes ballots (in constant time); kyber does the DKG and
+// a station's decryption shares.
 var (
 	fIdentity = edwards25519.NewIdentityPoint()
 	fBase     = edwards25519.NewGeneratorPoint()
