@@ -7,6 +7,7 @@ require (
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/goccy/go-yaml v1.19.2
+	github.com/gtank/ristretto255 v0.1.2
 	go.dedis.ch/kyber/v3 v3.1.0
 )
 
