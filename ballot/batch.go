@@ -29,8 +29,9 @@ import (
 // their 128-bit z (half the work of a full scalar).
 //
 // When a batch fails, it is split in halves until the failing ballots are
-// isolated, and each is run through the reference check (checkBallot), which
-// evaluates the same equations one at a time and names the one that fails.
+// isolated (or found to be many), and those are run through the reference
+// check (checkBallot), which evaluates the same equations one at a time and
+// names the one that fails.
 // Ballots are spread over all cores.
 
 // batchItem is one ballot of a batch.
@@ -243,7 +244,8 @@ func (bt *batch) holds(live []int) bool {
 }
 
 // settle finds the items of live (contiguous in the term arrays) whose
-// equations fail, by halving; known says the whole range is known to fail.
+// equations fail, by halving; knownBad says the whole range is known to
+// fail. The ballots it cannot clear go to the reference check.
 func (bt *batch) settle(live []int, knownBad bool) {
 	if len(live) == 0 {
 		return
@@ -251,16 +253,36 @@ func (bt *batch) settle(live []int, knownBad bool) {
 	if !knownBad && bt.holds(live) {
 		return
 	}
-	if len(live) == 1 {
-		bt.items[live[0]].reference = true
+	if len(live) <= 4 {
+		bt.toReference(live)
 		return
 	}
 	left, right := live[:len(live)/2], live[len(live)/2:]
-	leftHolds := bt.holds(left)
-	if !leftHolds {
-		bt.settle(left, true)
+	if bt.holds(left) {
+		bt.settle(right, true) // the left half holds, so the right one fails
+		return
 	}
-	bt.settle(right, leftHolds) // if the left half holds, the right one fails
+	rightHolds := bt.holds(right)
+	if !rightHolds && len(live) <= denseRange {
+		// Bad ballots on both sides of a small range: there are many, and
+		// checking each costs less than halving further.
+		bt.toReference(live)
+		return
+	}
+	bt.settle(left, true)
+	if !rightHolds {
+		bt.settle(right, true)
+	}
+}
+
+// denseRange is the size below which a range with bad ballots in both
+// halves is checked ballot by ballot.
+const denseRange = 64
+
+func (bt *batch) toReference(live []int) {
+	for _, i := range live {
+		bt.items[i].reference = true
+	}
 }
 
 // run verifies the batch and returns one error per item.
@@ -278,12 +300,9 @@ func (bt *batch) run(errs []error) {
 		case it.err != nil:
 			errs[i] = it.err
 		case it.reference:
+			// The reference check evaluates each of the equations the batch
+			// combined: its verdict is the verdict.
 			errs[i] = bt.e.checkBallot(it.b)
-			if errs[i] == nil {
-				// The reference check evaluates the same equations: this
-				// cannot happen, and must not let a ballot through if it does.
-				errs[i] = &BallotError{Ballot: it.b.TrackingCode(), Selection: -1, Err: fmt.Errorf("%w: the batch equation fails", ErrProofEquation)}
-			}
 		}
 	}
 }
