@@ -101,6 +101,47 @@ func DecodeBallot(data []byte) (*Ballot, error) {
 	return decodeAs[Ballot](data, "ballot", MaxBallotSize)
 }
 
+// DecodedBallot is a ballot decoded for counting: DecodeBallots' result.
+type DecodedBallot struct {
+	Ballot      *Ballot
+	Hash        [32]byte              // SHA-256 of the bytes, which are canonical
+	Ciphertexts [][]DecodedCiphertext // [contest][selection], for Accumulator.AddDecoded; nil if a point is not a curve point (the ballot does not verify)
+	Err         error                 // the bytes are not a canonical ballot
+}
+
+// DecodeBallots decodes many encoded ballots on every core: each one
+// strictly (DecodeBallot), its hash, and its ciphertexts' points. A block's
+// ballots are decoded this way before they are checked and counted one by
+// one. It checks no proof.
+func DecodeBallots(payloads [][]byte) []DecodedBallot {
+	out := make([]DecodedBallot, len(payloads))
+	parallel(len(payloads), 16, func(from, to int) {
+		for i := from; i < to; i++ {
+			d := &out[i]
+			if d.Ballot, d.Err = DecodeBallot(payloads[i]); d.Err != nil {
+				continue
+			}
+			d.Hash = sha256.Sum256(payloads[i])
+			d.Ciphertexts = make([][]DecodedCiphertext, len(d.Ballot.Contests))
+			for ci := range d.Ballot.Contests {
+				sels := d.Ballot.Contests[ci].Selections
+				d.Ciphertexts[ci] = make([]DecodedCiphertext, len(sels))
+				for si := range sels {
+					var err error
+					if d.Ciphertexts[ci][si], err = DecodeCiphertext(&sels[si].Ciphertext); err != nil {
+						d.Ciphertexts = nil
+						break
+					}
+				}
+				if d.Ciphertexts == nil {
+					break
+				}
+			}
+		}
+	})
+	return out
+}
+
 // Hash is SHA-256 of the canonical ballot bytes.
 func (b *Ballot) Hash() [32]byte { return sha256.Sum256(b.Encode()) }
 

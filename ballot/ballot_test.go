@@ -405,3 +405,42 @@ func TestTrackingKeyInvertsTrackingCode(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeBallots: the parallel decoder gives, per payload, the ballot,
+// its hash and its decoded ciphertexts, which add up as the ciphertexts do.
+func TestDecodeBallots(t *testing.T) {
+	e, _ := testElection(t, generalManifest(), 1)
+	var payloads [][]byte
+	var made []*Ballot
+	for i := range 40 {
+		b, _, _, _ := newTestBallot(t, e, uint64(50+i))
+		made = append(made, b)
+		payloads = append(payloads, b.Encode())
+	}
+	notPoint, _ := DecodeBallot(made[0].Encode())
+	notPoint.Contests[1].Selections[3].Ciphertext.Beta = notAPoint
+	payloads = append(payloads, []byte{0x80}, notPoint.Encode())
+	got := DecodeBallots(payloads)
+	for i, b := range made {
+		d := got[i]
+		if d.Err != nil || d.Hash != b.Hash() || !bytes.Equal(d.Ballot.Encode(), payloads[i]) || d.Ciphertexts == nil {
+			t.Fatalf("ballot %d: %+v", i, d.Err)
+		}
+		acc, dacc := NewAccumulator(), NewAccumulator()
+		for si := range b.Contests[1].Selections {
+			if err := acc.Add(b.Contests[1].Selections[si].Ciphertext); err != nil {
+				t.Fatal(err)
+			}
+			dacc.AddDecoded(&d.Ciphertexts[1][si])
+		}
+		if acc.Total() != dacc.Total() {
+			t.Fatalf("ballot %d: decoded ciphertexts add up differently", i)
+		}
+	}
+	if !errors.Is(got[40].Err, ErrEncoding) {
+		t.Fatalf("garbage: %v", got[40].Err)
+	}
+	if got[41].Err != nil || got[41].Ciphertexts != nil {
+		t.Fatalf("ballot with a non-point: err %v, ciphertexts %v", got[41].Err, got[41].Ciphertexts != nil)
+	}
+}

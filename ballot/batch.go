@@ -330,23 +330,33 @@ const minPerWorker = 8
 // check: a block's ballots, a sync, a replay, an audit of a whole record.
 func (e *Election) VerifyBallots(ballots []*Ballot) []error {
 	errs := make([]error, len(ballots))
-	workers := min(runtime.GOMAXPROCS(0), (len(ballots)+minPerWorker-1)/minPerWorker)
+	parallel(len(ballots), minPerWorker, func(from, to int) {
+		e.verifyChunk(ballots[from:to], errs[from:to])
+	})
+	return errs
+}
+
+// parallel splits 0..n into one contiguous range per core (each at least
+// minPer long) and runs work on them, on the caller's goroutine when there
+// is only one. Each range writes only its own results, so the outcome does
+// not depend on scheduling.
+func parallel(n, minPer int, work func(from, to int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+minPer-1)/minPer)
 	if workers <= 1 {
-		e.verifyChunk(ballots, errs)
-		return errs
+		work(0, n)
+		return
 	}
 	var wg sync.WaitGroup
-	per := (len(ballots) + workers - 1) / workers
-	for from := 0; from < len(ballots); from += per {
-		to := min(from+per, len(ballots))
+	per := (n + workers - 1) / workers
+	for from := 0; from < n; from += per {
+		to := min(from+per, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.verifyChunk(ballots[from:to], errs[from:to])
+			work(from, to)
 		}()
 	}
 	wg.Wait()
-	return errs
 }
 
 // maxBatch bounds the ballots of one combination: beyond a thousand the

@@ -91,6 +91,32 @@ func (a *Accumulator) Add(c Ciphertext) error {
 	return nil
 }
 
+// AddDecoded adds a ciphertext decoded beforehand (DecodeBallots does it
+// for every ballot of a block, on every core).
+func (a *Accumulator) AddDecoded(c *DecodedCiphertext) {
+	a.alpha.addTo(&c.alpha)
+	a.beta.addTo(&c.beta)
+}
+
+// DecodedCiphertext is a ciphertext whose points are decoded (canonical
+// curve points; a verified ballot's are also not of small order).
+type DecodedCiphertext struct {
+	alpha, beta extPoint
+}
+
+// DecodeCiphertext decodes both points of c.
+func DecodeCiphertext(c *Ciphertext) (DecodedCiphertext, error) {
+	var d DecodedCiphertext
+	var err error
+	if d.alpha, err = decodeExt(&c.Alpha); err != nil {
+		return d, fmt.Errorf("alpha: %w", err)
+	}
+	if d.beta, err = decodeExt(&c.Beta); err != nil {
+		return d, fmt.Errorf("beta: %w", err)
+	}
+	return d, nil
+}
+
 // Total is the current sum.
 func (a *Accumulator) Total() Ciphertext {
 	return Ciphertext{Alpha: a.alpha.bytes(), Beta: a.beta.bytes()}

@@ -3,7 +3,6 @@ package chain
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -211,18 +210,12 @@ type applier struct {
 	block   *Block
 	txs     []*Tx
 	// ballots[i] is transaction i decoded as a ballot, with its hash
-	ballots map[int]*decodedBallot
+	ballots map[int]*ballot.DecodedBallot
 	// verified holds the outcome of the batch check of this block's ballots
 	verified map[[32]byte]error
 	// acc holds the aggregates while ballots are added; flushAggregates
 	// writes them back to the state
 	acc [][]*ballot.Accumulator
-}
-
-type decodedBallot struct {
-	b    *ballot.Ballot
-	hash [32]byte
-	err  error
 }
 
 func (a *applier) get(k []byte) ([]byte, bool, error) {
@@ -252,9 +245,11 @@ func (a *applier) sortedWrites() []KV {
 }
 
 // decodeTxs decodes every transaction envelope of the block, and every
-// ballot once.
+// ballot once (on every core: ballot.DecodeBallots).
 func (a *applier) decodeTxs() error {
 	a.txs = make([]*Tx, len(a.block.Txs))
+	var payloads [][]byte
+	var at []int
 	for i, raw := range a.block.Txs {
 		tx, err := DecodeTx(raw)
 		if err != nil {
@@ -262,17 +257,15 @@ func (a *applier) decodeTxs() error {
 		}
 		a.txs[i] = tx
 		if tx.Kind == TxBallot {
-			if a.ballots == nil {
-				a.ballots = map[int]*decodedBallot{}
-			}
-			b, err := ballot.DecodeBallot(tx.Payload)
-			d := &decodedBallot{b: b, err: err}
-			if err == nil {
-				// The decoding is strict: the payload is the canonical
-				// encoding, whose SHA-256 is the ballot hash.
-				d.hash = sha256.Sum256(tx.Payload)
-			}
-			a.ballots[i] = d
+			payloads = append(payloads, tx.Payload)
+			at = append(at, i)
+		}
+	}
+	if len(payloads) > 0 {
+		a.ballots = make(map[int]*ballot.DecodedBallot, len(payloads))
+		decoded := ballot.DecodeBallots(payloads)
+		for k, i := range at {
+			a.ballots[i] = &decoded[k]
 		}
 	}
 	return nil
@@ -312,11 +305,11 @@ func (a *applier) batchVerify() {
 	var hashes [][32]byte
 	for i := range a.txs {
 		d, ok := a.ballots[i]
-		if !ok || d.err != nil || a.m.cache.Contains(e, d.hash) {
+		if !ok || d.Err != nil || a.m.cache.Contains(e, d.Hash) {
 			continue // not a ballot, malformed (the rules report it), or known good
 		}
-		todo = append(todo, d.b)
-		hashes = append(hashes, d.hash)
+		todo = append(todo, d.Ballot)
+		hashes = append(hashes, d.Hash)
 	}
 	if len(todo) == 0 {
 		return
@@ -662,10 +655,10 @@ func (a *applier) ballotChecks(b *ballot.Ballot, h [32]byte, txElection [32]byte
 
 func (a *applier) castBallot(i int, tx *Tx) error {
 	d := a.ballots[i]
-	if d.err != nil {
-		return fmt.Errorf("%w: %w", ErrBadPayload, d.err)
+	if d.Err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPayload, d.Err)
 	}
-	b, h := d.b, d.hash
+	b, h := d.Ballot, d.Hash
 	tk, entry, err := a.ballotChecks(b, h, tx.Election)
 	if err != nil {
 		return err
@@ -698,11 +691,12 @@ func (a *applier) castBallot(i int, tx *Tx) error {
 	if err := a.loadAggregates(); err != nil {
 		return err
 	}
-	for ci := range b.Contests {
-		for si, sel := range b.Contests[ci].Selections {
-			if err := a.acc[ci][si].Add(sel.Ciphertext); err != nil {
-				return fmt.Errorf("%w: %w", ErrBadBallot, err)
-			}
+	if d.Ciphertexts == nil {
+		return fmt.Errorf("%w: a ciphertext is not a curve point", ErrBadBallot) // a verified ballot's always are
+	}
+	for ci := range d.Ciphertexts {
+		for si := range d.Ciphertexts[ci] {
+			a.acc[ci][si].AddDecoded(&d.Ciphertexts[ci][si])
 		}
 	}
 	station, _ := a.m.g.StationIndex(b.Station)
