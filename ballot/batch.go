@@ -37,6 +37,7 @@ import (
 // batchItem is one ballot of a batch.
 type batchItem struct {
 	b           *Ballot
+	pre         [][]DecodedCiphertext // the ciphertexts, already decoded, or nil
 	short, long [2]int // its terms in batch.short and batch.long
 	g, h        edwards25519.Scalar
 	err         error // a failure found without the equations: final
@@ -94,8 +95,8 @@ type ciphertextDec struct {
 
 // add prepares one ballot: structure and encodings are checked at once,
 // then its equations are added to the batch with fresh weights.
-func (bt *batch) add(b *Ballot) {
-	bt.items = append(bt.items, batchItem{b: b})
+func (bt *batch) add(b *Ballot, pre [][]DecodedCiphertext) {
+	bt.items = append(bt.items, batchItem{b: b, pre: pre})
 	it := &bt.items[len(bt.items)-1]
 	it.short[0], it.long[0] = len(bt.short), len(bt.long)
 	if b == nil {
@@ -138,11 +139,22 @@ func (bt *batch) prepare(it *batchItem) error {
 		for si, cand := range c.Candidates {
 			sel := &cb.Selections[si]
 			d := &cts[ci][si]
-			if d.alpha, err = decodeBallotPoint(&sel.Ciphertext.Alpha); err != nil {
-				return fail(c.ID, si, cand, fmt.Errorf("%w: alpha: %w", ErrBadCiphertext, err))
-			}
-			if d.beta, err = decodeBallotPoint(&sel.Ciphertext.Beta); err != nil {
-				return fail(c.ID, si, cand, fmt.Errorf("%w: beta: %w", ErrBadCiphertext, err))
+			if it.pre != nil {
+				// Decoded already (DecodeBallots): only the order is left to check.
+				d.alpha, d.beta = it.pre[ci][si].alpha, it.pre[ci][si].beta
+				if isSmallOrder(&sel.Ciphertext.Alpha) {
+					return fail(c.ID, si, cand, fmt.Errorf("%w: alpha: %w", ErrBadCiphertext, ErrPointSmall))
+				}
+				if isSmallOrder(&sel.Ciphertext.Beta) {
+					return fail(c.ID, si, cand, fmt.Errorf("%w: beta: %w", ErrBadCiphertext, ErrPointSmall))
+				}
+			} else {
+				if d.alpha, err = decodeBallotPoint(&sel.Ciphertext.Alpha); err != nil {
+					return fail(c.ID, si, cand, fmt.Errorf("%w: alpha: %w", ErrBadCiphertext, err))
+				}
+				if d.beta, err = decodeBallotPoint(&sel.Ciphertext.Beta); err != nil {
+					return fail(c.ID, si, cand, fmt.Errorf("%w: beta: %w", ErrBadCiphertext, err))
+				}
 			}
 			if sels[ci][si], err = decodeRange(1, &sel.Proof); err != nil {
 				return fail(c.ID, si, cand, fmt.Errorf("%w: %w", ErrSelectionProof, err))
@@ -331,8 +343,29 @@ const minPerWorker = 8
 func (e *Election) VerifyBallots(ballots []*Ballot) []error {
 	errs := make([]error, len(ballots))
 	parallel(len(ballots), minPerWorker, func(from, to int) {
-		e.verifyChunk(ballots[from:to], errs[from:to])
+		e.verifyChunk(ballots[from:to], nil, errs[from:to])
 	})
+	return errs
+}
+
+// VerifyDecodedBallots is VerifyBallots for ballots that DecodeBallots
+// decoded: the same verdicts, without decoding their ciphertexts again. A
+// ballot whose bytes did not decode gets its decoding error.
+func (e *Election) VerifyDecodedBallots(ballots []*DecodedBallot) []error {
+	errs := make([]error, len(ballots))
+	bs := make([]*Ballot, len(ballots))
+	pre := make([][][]DecodedCiphertext, len(ballots))
+	for i, d := range ballots {
+		bs[i], pre[i] = d.Ballot, d.Ciphertexts
+	}
+	parallel(len(ballots), minPerWorker, func(from, to int) {
+		e.verifyChunk(bs[from:to], pre[from:to], errs[from:to])
+	})
+	for i, d := range ballots {
+		if d.Err != nil {
+			errs[i] = d.Err
+		}
+	}
 	return errs
 }
 
@@ -365,15 +398,24 @@ func parallel(n, minPer int, work func(from, to int)) {
 // passes.
 const maxBatch = 1024
 
-func (e *Election) verifyChunk(ballots []*Ballot, errs []error) {
+// verifyChunk verifies ballots on the caller's goroutine; pre, if not nil,
+// holds their decoded ciphertexts (nil for a ballot to decode).
+func (e *Election) verifyChunk(ballots []*Ballot, pre [][][]DecodedCiphertext, errs []error) {
 	for len(ballots) > 0 {
 		n := min(len(ballots), maxBatch)
 		bt := newBatch(e, n)
-		for _, b := range ballots[:n] {
-			bt.add(b)
+		for i, b := range ballots[:n] {
+			var p [][]DecodedCiphertext
+			if pre != nil {
+				p = pre[i]
+			}
+			bt.add(b, p)
 		}
 		bt.run(errs[:n])
 		ballots, errs = ballots[n:], errs[n:]
+		if pre != nil {
+			pre = pre[n:]
+		}
 	}
 }
 
@@ -384,7 +426,7 @@ func (e *Election) verifyChunk(ballots []*Ballot, errs []error) {
 // ciphertexts are the chain's rules. The error is a *BallotError.
 func (e *Election) VerifyBallot(b *Ballot) error {
 	var errs [1]error
-	e.verifyChunk([]*Ballot{b}, errs[:])
+	e.verifyChunk([]*Ballot{b}, nil, errs[:])
 	return errs[0]
 }
 

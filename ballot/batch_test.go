@@ -391,3 +391,41 @@ func TestBatchLargerThanOneCombination(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyDecodedBallotsAgrees: ballots decoded by DecodeBallots get the
+// verdicts VerifyBallots gives, tampered or not, and undecodable bytes
+// their decoding error.
+func TestVerifyDecodedBallotsAgrees(t *testing.T) {
+	e, _ := testElection(t, generalManifest(), 1)
+	orig, cred, _, _ := newTestBallot(t, e, 3)
+	var payloads [][]byte
+	for i := range 5 {
+		b, _, _, _ := newTestBallot(t, e, uint64(30+i))
+		payloads = append(payloads, b.Encode())
+	}
+	for _, m := range ballotMutations() {
+		b, _ := DecodeBallot(orig.Encode())
+		m.mutate(b)
+		copy(b.Signature[:], cred.Sign(b.SigningBytes()))
+		payloads = append(payloads, b.Encode())
+	}
+	payloads = append(payloads, []byte{0x85})
+	decoded := DecodeBallots(payloads)
+	ptrs := make([]*DecodedBallot, len(decoded))
+	for i := range decoded {
+		ptrs[i] = &decoded[i]
+	}
+	errs := e.VerifyDecodedBallots(ptrs)
+	for i, d := range decoded {
+		if d.Err != nil {
+			if !errors.Is(errs[i], ErrEncoding) {
+				t.Fatalf("payload %d: %v", i, errs[i])
+			}
+			continue
+		}
+		sameVerdict(t, e, fmt.Sprintf("payload %d", i), d.Ballot, errs[i])
+		if (errs[i] == nil) != (i < 5) {
+			t.Fatalf("payload %d: %v", i, errs[i])
+		}
+	}
+}

@@ -295,31 +295,31 @@ func (a *applier) run() error {
 }
 
 // batchVerify checks the cryptography of every ballot in the block that the
-// cache does not vouch for, in one call (where batch verification and
-// parallelism live), when the election key is already known.
+// cache does not vouch for, in one batch over every core
+// (ballot.Election.VerifyDecodedBallots), when the election key is already
+// known. The verdicts wait in a.verified for the rules, which apply them in
+// block order.
 func (a *applier) batchVerify() {
 	e, err := a.m.Election(a.st)
 	if err != nil {
 		return
 	}
-	var todo []*ballot.Ballot
-	var hashes [][32]byte
+	var todo []*ballot.DecodedBallot
 	for i := range a.txs {
 		d, ok := a.ballots[i]
 		if !ok || d.Err != nil || a.m.cache.Contains(e, d.Hash) {
 			continue // not a ballot, malformed (the rules report it), or known good
 		}
-		todo = append(todo, d.Ballot)
-		hashes = append(hashes, d.Hash)
+		todo = append(todo, d)
 	}
 	if len(todo) == 0 {
 		return
 	}
 	a.verified = make(map[[32]byte]error, len(todo))
-	for i, err := range e.VerifyBallots(todo) {
-		a.verified[hashes[i]] = err
+	for i, err := range e.VerifyDecodedBallots(todo) {
+		a.verified[todo[i].Hash] = err
 		if err == nil {
-			a.m.cache.Add(e, hashes[i])
+			a.m.cache.Add(e, todo[i].Hash)
 		}
 	}
 }
