@@ -38,7 +38,7 @@ import (
 type batchItem struct {
 	b           *Ballot
 	pre         [][]DecodedCiphertext // the ciphertexts, already decoded, or nil
-	short, long [2]int // its terms in batch.short and batch.long
+	short, long [2]int                // its terms in batch.short and batch.long
 	g, h        edwards25519.Scalar
 	err         error // a failure found without the equations: final
 	reference   bool  // must go through the reference check
