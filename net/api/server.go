@@ -119,6 +119,7 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*quic.Conn]struct{}
 	closed bool
+	active sync.WaitGroup // connections being served
 }
 
 // NewServer registers the client protocol on an endpoint.
@@ -146,7 +147,8 @@ func NewServer(ep *endpoint.Endpoint, cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
-// Close closes every client connection and refuses new ones.
+// Close closes every client connection, refuses new ones, and waits until
+// no request is being served (so the backend may be closed after it).
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -156,6 +158,7 @@ func (s *Server) Close() {
 	for c := range conns {
 		c.CloseWithError(endpoint.CodeShutdown, "station stopping")
 	}
+	s.active.Wait()
 }
 
 // conn is one client connection's state.
@@ -175,7 +178,9 @@ func (s *Server) handle(qc *quic.Conn) {
 		return
 	}
 	s.conns[qc] = struct{}{}
+	s.active.Add(1)
 	s.mu.Unlock()
+	defer s.active.Done()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, qc)

@@ -393,6 +393,9 @@ func (m *Mesh) dialLoop(j int) {
 				err = fmt.Errorf("peer refused our key at the handshake (is this station's key in its genesis?): %w", err)
 			}
 		}
+		if m.ctx.Err() != nil {
+			return
+		}
 		failures++
 		if failures == 1 || failures%20 == 0 {
 			log.Warn("cannot connect to peer; retrying", "attempts", failures, "err", err)
