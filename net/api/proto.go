@@ -69,7 +69,9 @@ const (
 
 // Request bodies.
 type (
-	emptyBody  struct{ _ struct{} `cbor:",toarray"` }
+	emptyBody struct {
+		_ struct{} `cbor:",toarray"`
+	}
 	submitBody struct {
 		_    struct{} `cbor:",toarray"`
 		Tx   []byte

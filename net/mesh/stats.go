@@ -7,18 +7,18 @@ type Event uint8
 
 // The events. Drops lose one frame; cuts close a connection.
 const (
-	Sent          Event = iota // a frame was handed to a peer's stream
-	Received                   // a frame was delivered to the node
-	DropQueueFull              // the send queue to a slow peer was full
-	DropNoLink                 // a frame for a peer that is not connected
-	DropRate                   // a peer's frame above its rate limit
-	DropInboxFull              // the node did not keep up with a channel
-	CutOversized               // a peer sent a frame above the channel's limit
-	CutGarbage                 // a peer broke the protocol (unknown channel, bad hello, second stream)
-	CutFlood                   // a peer went on far above its rate limit
-	CutWrongNetwork            // a peer of another election
-	CutTimeout                 // a peer did not greet in time, or a write stalled
-	Refused                    // a handshake refused: unknown or unexpected key
+	Sent            Event = iota // a frame was handed to a peer's stream
+	Received                     // a frame was delivered to the node
+	DropQueueFull                // the send queue to a slow peer was full
+	DropNoLink                   // a frame for a peer that is not connected
+	DropRate                     // a peer's frame above its rate limit
+	DropInboxFull                // the node did not keep up with a channel
+	CutOversized                 // a peer sent a frame above the channel's limit
+	CutGarbage                   // a peer broke the protocol (unknown channel, bad hello, second stream)
+	CutFlood                     // a peer went on far above its rate limit
+	CutWrongNetwork              // a peer of another election
+	CutTimeout                   // a peer did not greet in time, or a write stalled
+	Refused                      // a handshake refused: unknown or unexpected key
 	numEvents
 )
 
