@@ -148,7 +148,7 @@ type testServer struct {
 	client *Client
 }
 
-func startServer(t *testing.T, b Backend, lim Limits) *testServer {
+func startServer(t testing.TB, b Backend, lim Limits) *testServer {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	ep, err := endpoint.Listen(endpoint.Config{Listen: "127.0.0.1:0", Key: key})
 	if err != nil {
@@ -173,7 +173,7 @@ func startServer(t *testing.T, b Backend, lim Limits) *testServer {
 	return ts
 }
 
-func (ts *testServer) dial(t *testing.T) *Client {
+func (ts *testServer) dial(t testing.TB) *Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, other, _ := ed25519.GenerateKey(rand.Reader)

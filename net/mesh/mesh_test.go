@@ -46,14 +46,14 @@ type station struct {
 }
 
 type testNet struct {
-	t        *testing.T
+	t        testing.TB
 	stations []*station
 	peers    []Peer
 	edit     func(*Config)
 }
 
 // newNet starts n stations on loopback, on free ports.
-func newNet(t *testing.T, n int, edit func(*Config)) *testNet {
+func newNet(t testing.TB, n int, edit func(*Config)) *testNet {
 	tn := &testNet{t: t, edit: edit}
 	for range n {
 		_, key, _ := ed25519.GenerateKey(rand.Reader)
@@ -128,7 +128,7 @@ func (tn *testNet) waitConnected() {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
