@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urna-vote/urna/chain/genesis"
 	"github.com/urna-vote/urna/chain/verify"
@@ -17,6 +18,9 @@ import (
 // port mapping), and the handshake says which. It returns the client and
 // the station's index.
 func dialStation(ctx context.Context, g *genesis.Genesis, addr, id string) (*api.Client, int, error) {
+	// A client's few requests need no large UDP buffers: quic-go's advice
+	// to raise them (meant for nodes, see docs/operations.md) is noise here.
+	os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
 	stations := g.Stations()
 	var keys []ed25519.PublicKey
 	var index []int
