@@ -372,7 +372,7 @@ func (m *Mesh) dialLoop(j int) {
 				return
 			}
 		}
-		if wait := until.Sub(time.Now()); wait > 0 {
+		if wait := time.Until(until); wait > 0 {
 			if !m.sleep(wait) {
 				return
 			}
