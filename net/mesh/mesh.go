@@ -38,6 +38,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -62,10 +63,13 @@ type Channel struct {
 	Name string // for logs and metrics
 	// MaxFrame is the largest frame accepted or sent on the channel.
 	MaxFrame int
-	// SendQueue is how many frames may wait per peer (default 256);
-	// RecvQueue how many received frames may wait for the node, from all
-	// peers together (default 1024).
-	SendQueue, RecvQueue int
+	// SendQueue is how many frames may wait per peer (default 256), and
+	// SendQueueBytes how many bytes (default 64 MiB or 4 frames, the
+	// larger); RecvQueue and RecvQueueBytes bound the received frames
+	// waiting for the node, from all peers together (defaults 1024 and
+	// 256 MiB or 8 frames).
+	SendQueue, RecvQueue           int
+	SendQueueBytes, RecvQueueBytes int64
 	// Rate and Burst bound a peer's frames per second; ByteRate and
 	// ByteBurst its bytes per second.
 	Rate, Burst, ByteRate, ByteBurst float64
@@ -115,7 +119,8 @@ type Mesh struct {
 	chans  map[uint8]int // channel id → index in cfg.Channels
 	counts counters
 
-	inbox  []chan Packet // per channel
+	inbox  []chan Packet  // per channel
+	queued []atomic.Int64 // bytes waiting in each inbox
 	signal chan struct{}
 	out    chan Packet
 
@@ -197,12 +202,19 @@ func New(ep *endpoint.Endpoint, cfg Config) (*Mesh, error) {
 		if c.RecvQueue <= 0 {
 			c.RecvQueue = 1024
 		}
+		if c.SendQueueBytes <= 0 {
+			c.SendQueueBytes = max(64<<20, 4*int64(c.MaxFrame))
+		}
+		if c.RecvQueueBytes <= 0 {
+			c.RecvQueueBytes = max(256<<20, 8*int64(c.MaxFrame))
+		}
 		if c.Name == "" {
 			c.Name = fmt.Sprintf("channel-%d", c.ID)
 		}
 		m.chans[c.ID] = i
 		m.inbox = append(m.inbox, make(chan Packet, c.RecvQueue))
 	}
+	m.queued = make([]atomic.Int64, len(m.cfg.Channels))
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	err := ep.Register(&endpoint.Protocol{
 		ALPN:      ALPN,
@@ -288,9 +300,16 @@ func (m *Mesh) Send(to int, ch uint8, data []byte) {
 		m.counts.add(DropNoLink, ch)
 		return
 	}
+	n := int64(len(data))
+	if l.queued[ci].Add(n) > m.cfg.Channels[ci].SendQueueBytes {
+		l.queued[ci].Add(-n)
+		m.counts.add(DropQueueFull, ch)
+		return
+	}
 	select {
 	case l.send[ci] <- data:
 	default:
+		l.queued[ci].Add(-n)
 		m.counts.add(DropQueueFull, ch)
 	}
 }
@@ -310,10 +329,11 @@ func (m *Mesh) deliver() {
 	for {
 		var p Packet
 		got := false
-		for _, q := range m.inbox {
+		for ci, q := range m.inbox {
 			select {
 			case p = <-q:
 				got = true
+				m.queued[ci].Add(-int64(len(p.Data)))
 			default:
 			}
 			if got {
@@ -339,6 +359,12 @@ func (m *Mesh) deliver() {
 
 // enqueue hands a received frame to the delivery queue of its channel.
 func (m *Mesh) enqueue(ci int, p Packet) {
+	n := int64(len(p.Data))
+	if m.queued[ci].Add(n) > m.cfg.Channels[ci].RecvQueueBytes {
+		m.queued[ci].Add(-n)
+		m.counts.add(DropInboxFull, p.Channel)
+		return
+	}
 	select {
 	case m.inbox[ci] <- p:
 		select {
@@ -346,6 +372,7 @@ func (m *Mesh) enqueue(ci int, p Packet) {
 		default:
 		}
 	default:
+		m.queued[ci].Add(-n)
 		m.counts.add(DropInboxFull, p.Channel)
 	}
 }
@@ -489,10 +516,11 @@ func refusedUs(err error) bool {
 
 // link is one connection to a peer.
 type link struct {
-	m    *Mesh
-	peer int
-	conn *quic.Conn
-	send []chan []byte // per channel (index in cfg.Channels)
+	m      *Mesh
+	peer   int
+	conn   *quic.Conn
+	send   []chan []byte  // per channel (index in cfg.Channels)
+	queued []atomic.Int64 // bytes waiting in each send queue
 
 	frames, bytes []*limit.Bucket
 
@@ -508,6 +536,7 @@ func newLink(m *Mesh, j int, conn *quic.Conn) *link {
 	l := &link{
 		m: m, peer: j, conn: conn,
 		opened: make([]bool, len(m.cfg.Channels)),
+		queued: make([]atomic.Int64, len(m.cfg.Channels)),
 		upCh:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -686,6 +715,7 @@ func (l *link) writer(ci int) {
 		var data []byte
 		select {
 		case data = <-l.send[ci]:
+			l.queued[ci].Add(-int64(len(data)))
 		case <-ctx.Done():
 			return
 		}

@@ -508,3 +508,31 @@ func TestOrderedUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The send queue is bounded in bytes as well as in frames.
+func TestSendQueueBoundedInBytes(t *testing.T) {
+	tn := newNet(t, 3, func(cfg *Config) {
+		for i := range cfg.Channels {
+			cfg.Channels[i].SendQueue = 1 << 16
+			cfg.Channels[i].SendQueueBytes = 1 << 20
+		}
+	})
+	tn.waitConnected()
+	r := dialRogue(t, tn, 2, 0) // never reads
+	r.greet(testNetwork)
+	waitFor(t, "the rogue to be station 0's peer", func() bool { return len(tn.stations[0].mesh.Peers()) == 2 })
+	m := tn.stations[0].mesh
+	big := make([]byte, 60<<10)
+	for range 500 { // 30 MB
+		m.Send(2, chTx, big)
+	}
+	m.mu.Lock()
+	l := m.links[2]
+	m.mu.Unlock()
+	if q := l.queued[m.chans[chTx]].Load(); q > 1<<20 {
+		t.Fatalf("%d bytes queued for a peer, bound 1 MiB", q)
+	}
+	if m.Count(DropQueueFull, int(chTx)) == 0 {
+		t.Fatal("nothing dropped")
+	}
+}
