@@ -413,6 +413,9 @@ func (m *Mesh) dialLoop(j int) {
 			if l.greeted() {
 				backoff, failures = m.cfg.MinBackoff, 0
 				log.Info("connection to peer closed", "cause", closeCause(conn))
+				if !m.sleep(m.cfg.MinBackoff) { // never a hot loop of dials
+					return
+				}
 				continue
 			}
 			err = closeCause(conn)
