@@ -35,7 +35,7 @@ func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 	default:
 	}
 	r, err := e.admitTx(raw)
-	if err == nil {
+	if err == nil && !r.Committed {
 		e.cfg.Transport.Broadcast(ChannelGossip, raw)
 		e.signalWork()
 	}
@@ -122,8 +122,10 @@ func (e *Engine) admissionWorker(ctx context.Context) {
 			if e.mempool.Has(tx.Hash()) {
 				continue
 			}
-			if _, err := e.admitTx(p.Data); err == nil {
-				// Pass it on, so it reaches stations the origin cannot.
+			// Pass it on, so it reaches stations the origin cannot; but
+			// not a transaction already committed (a late copy): that one
+			// would bounce between the stations for ever.
+			if r, err := e.admitTx(p.Data); err == nil && !r.Committed {
 				e.cfg.Transport.Broadcast(ChannelGossip, p.Data)
 				e.signalWork()
 			}

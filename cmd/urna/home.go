@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 //	genesis.json      the election's canonical genesis (public)
 //	voter-roll.txt    the voter roll (public)
 //	node.key          the station's Ed25519 seed, hex (secret, mode 0600)
+//	config.yaml       the node's listen and metrics addresses (nodeconfig.go)
 //	data/             the station's store, consensus WAL and signer state
 const (
 	homeGenesis = "genesis.json"
@@ -72,3 +74,8 @@ func readKey(path string) ([]byte, error) {
 }
 
 var errExists = errors.New("already exists; choose another --out or remove it")
+
+// publicKey is the station's public key.
+func (h *home) publicKey() ed25519.PublicKey {
+	return ed25519.NewKeyFromSeed(h.seed).Public().(ed25519.PublicKey)
+}

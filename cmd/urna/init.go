@@ -17,6 +17,9 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	config := fs.String("config", "", "election config (a template from election-configs/)")
 	out := fs.String("out", "", "directory to create")
 	voters := fs.Int("voters", 0, "number of voting codes (default: the config's voter_roll.voters)")
+	addresses := fs.String("addresses", "", "the stations' host:port, comma-separated in config order, written into the genesis\n(default: the config's; if those are loopback addresses and taken, free loopback ports)")
+	listenHost := fs.String("listen-host", "", "host every node binds (default: the host of its address; 0.0.0.0 in containers)")
+	metrics := fs.String("metrics", "auto", "every node's metrics address: \"auto\" (a free loopback port each), \"off\",\nor HOST:PORT (the same for all: for containers)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,7 +37,15 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("%s %w", *out, errExists)
 	}
+	moved, err := placeStations(cfg, *addresses)
+	if err != nil {
+		return err
+	}
 	s, err := genesis.Generate(cfg, *voters, nil)
+	if err != nil {
+		return err
+	}
+	nodes, err := nodeConfigs(cfg, *listenHost, *metrics)
 	if err != nil {
 		return err
 	}
@@ -42,9 +53,25 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		os.RemoveAll(*out)
 		return err
 	}
+	for i, st := range cfg.Stations {
+		if err := writeNodeConfig(filepath.Join(*out, "station-"+st.ID, homeConfig), nodes[i]); err != nil {
+			os.RemoveAll(*out)
+			return err
+		}
+	}
 	fp := s.Genesis.Fingerprint()
 	fmt.Fprintf(stdout, "election %s: %d stations, %d officials, %d voters\n", s.Genesis.ElectionID(), s.Genesis.N(), len(s.OfficialSeeds), len(s.Codes))
 	fmt.Fprintf(stdout, "fingerprint %x\n", fp)
+	if moved {
+		fmt.Fprintln(stdout, "the config's addresses are taken on this machine: the stations listen on free loopback ports instead")
+	}
+	for i, st := range cfg.Stations {
+		m := nodes[i].Metrics
+		if m == "" {
+			m = "off"
+		}
+		fmt.Fprintf(stdout, "station %-10s %-22s listen %-22s metrics %-22s home %s\n", st.ID, st.Address, nodes[i].Listen, m, filepath.Join(*out, "station-"+st.ID))
+	}
 	fmt.Fprintf(stdout, "written to %s (the files under officials/, voters/ and station-*/node.key are secret)\n", *out)
 	return nil
 }

@@ -24,6 +24,9 @@ type command struct {
 var commands = map[string]command{
 	"init":   {"make a local test election: keys, station homes, voting codes", runInit},
 	"export": {"write a station's whole chain as an election record", runExport},
+	"node":   {"run one station until SIGINT or SIGTERM", runNode},
+	"polls":  {"open or close the polls with an official's approval", runPolls},
+	"status": {"one screen of facts from a running station", runStatus},
 }
 
 func main() {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/station"
+	"github.com/urna-vote/urna/net/api"
+	"github.com/urna-vote/urna/net/endpoint"
+	"github.com/urna-vote/urna/net/mesh"
+)
+
+// runNode runs one station until ctx is done (SIGINT, SIGTERM).
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("node", "urna node --home /tmp/mayor/station-north", stderr)
+	homeDir := fs.String("home", "", "the station's home directory (made by urna init)")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	logLevel := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *homeDir == "" {
+		fs.Usage()
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var handler slog.Handler = slog.NewTextHandler(stderr, opts)
+	if *logJSON {
+		handler = slog.NewJSONHandler(stderr, opts)
+	}
+	h, err := openHome(*homeDir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadNodeConfig(h)
+	if err != nil {
+		return err
+	}
+	idx, _ := h.genesis.StationByKey(h.publicKey())
+	me := h.genesis.Stations()[idx]
+	log := slog.New(handler).With("node", me.ID)
+	return runStation(ctx, h, cfg, log)
+}
+
+// runStation wires a station: the QUIC endpoint, the mesh, the engine, the
+// client protocol and the metrics; runs it; and stops it in order: the
+// engine finishes what it is doing (a commit in flight completes), clients
+// and peers are disconnected, and the store is closed.
+func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger) (err error) {
+	g := h.genesis
+	key := ed25519.NewKeyFromSeed(h.seed)
+	idx, _ := g.StationByKey(h.publicKey())
+	ep, err := endpoint.Listen(endpoint.Config{Listen: cfg.Listen, Key: key, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w (is another node running on this address? see listen in %s)", err, homeConfig)
+	}
+	defer ep.Close()
+	var peers []mesh.Peer
+	for _, st := range g.Stations() {
+		peers = append(peers, mesh.Peer{Key: st.PublicKey, Addr: st.Address})
+	}
+	m, err := mesh.New(ep, mesh.Config{Self: idx, Peers: peers, Network: g.Fingerprint(), Channels: meshChannels(g.Params()), Logger: log.With("part", "mesh")})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tr := newMeshTransport(m)
+	defer tr.close()
+	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log})
+	if err != nil {
+		return fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
+	}
+	defer func() {
+		if cerr := eng.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the station's data: %w", cerr)
+		}
+		log.Info("station stopped", "height", eng.Ledger().Height())
+	}()
+	metrics := newNodeMetrics()
+	be := &backend{e: eng, g: g, roll: h.roll.Encode(), metrics: metrics}
+	srv, err := api.NewServer(ep, api.ServerConfig{
+		Backend: be,
+		Limits:  api.Limits{MaxRequest: chain.MaxTxSize + 4<<10},
+		Logger:  log.With("part", "clients"),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	metrics.watch(eng, m, srv)
+	events, stopEvents := eng.Subscribe()
+	defer stopEvents()
+	go metrics.observeBlocks(events)
+	if cfg.Metrics != "" {
+		stop, err := serveMetrics(cfg.Metrics, metrics.reg, log)
+		if err != nil {
+			return fmt.Errorf("metrics on %s: %w (change metrics in %s)", cfg.Metrics, err, homeConfig)
+		}
+		defer stop()
+	}
+	if err := ep.Start(); err != nil {
+		return err
+	}
+	m.Start()
+	var others []string
+	for i, p := range peers {
+		if i != idx {
+			others = append(others, p.Addr)
+		}
+	}
+	log.Info("station started", "index", idx, "listen", ep.Addr().String(), "metrics", cfg.Metrics,
+		"height", eng.Ledger().Height(), "election", g.ElectionID(), "peers", strings.Join(others, ","))
+	start := time.Now()
+	runErr := eng.Run(ctx)
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		log.Error("station failed", "err", runErr)
+		return runErr
+	}
+	log.Info("stopping", "uptime", time.Since(start).Round(time.Second).String())
+	return nil
+}

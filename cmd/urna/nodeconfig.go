@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/goccy/go-yaml"
+)
+
+// homeConfig is the node's own settings in a station home (see home.go):
+// where it listens and where it serves metrics. The stations' addresses,
+// which every station must agree on, are in the genesis instead.
+const homeConfig = "config.yaml"
+
+// nodeConfig is config.yaml.
+type nodeConfig struct {
+	// Listen is the UDP address the node's QUIC endpoint binds, for the
+	// other stations and for clients. Default: the station's address in the
+	// genesis.
+	Listen string `yaml:"listen"`
+	// Metrics is the TCP address of the Prometheus /metrics endpoint; empty
+	// for none.
+	Metrics string `yaml:"metrics"`
+}
+
+// loadNodeConfig reads a home's config.yaml; a home without one listens on
+// its genesis address and serves no metrics.
+func loadNodeConfig(h *home) (*nodeConfig, error) {
+	idx, ok := h.genesis.StationByKey(h.publicKey())
+	if !ok {
+		return nil, fmt.Errorf("%s: node.key is not the key of a station of genesis.json", h.dir)
+	}
+	def := &nodeConfig{Listen: h.genesis.Stations()[idx].Address}
+	path := filepath.Join(h.dir, homeConfig)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return def, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c nodeConfig
+	if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.Listen == "" {
+		c.Listen = def.Listen
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		return nil, fmt.Errorf("%s: listen: %w", path, err)
+	}
+	if c.Metrics != "" {
+		if err := checkHostPort(c.Metrics); err != nil {
+			return nil, fmt.Errorf("%s: metrics: %w", path, err)
+		}
+	}
+	return &c, nil
+}
+
+func writeNodeConfig(path string, c *nodeConfig) error {
+	text := fmt.Sprintf(`# urna node settings (see docs/operations.md).
+# listen: UDP address of the node's QUIC endpoint, for stations and clients.
+#   The other stations reach it at this station's address in genesis.json.
+listen: %q
+# metrics: TCP address of the Prometheus /metrics endpoint ("" for none).
+metrics: %q
+`, c.Listen, c.Metrics)
+	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: port %q is not a number 0..65535", addr, port)
+	}
+	return nil
+}

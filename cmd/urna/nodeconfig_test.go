@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urna-vote/urna/chain/chaintest"
+	"github.com/urna-vote/urna/chain/genesis"
+)
+
+func TestInitPlacesStations(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "e")
+	code, out, errOut := urna(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "3",
+		"--addresses", "north:7100,east:7100,south:7100,west:7100", "--listen-host", "0.0.0.0", "--metrics", "0.0.0.0:9100")
+	if code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	g, err := genesis.Load(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range g.Stations() {
+		if st.Address != st.ID+":7100" {
+			t.Fatalf("station %s at %s", st.ID, st.Address)
+		}
+		c, err := loadNodeConfig(mustHome(t, filepath.Join(dir, "station-"+st.ID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Listen != "0.0.0.0:7100" || c.Metrics != "0.0.0.0:9100" {
+			t.Fatalf("station %s: %+v", st.ID, c)
+		}
+	}
+	if !strings.Contains(out, "station west       west:7100") {
+		t.Fatalf("init output:\n%s", out)
+	}
+	if code, _, errOut := urna(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir+"2", "--addresses", "a:1,b:2"); code != 1 || !strings.Contains(errOut, "2 addresses, the config 4 stations") {
+		t.Fatalf("too few addresses: %d %s", code, errOut)
+	}
+}
+
+// The sample config's loopback addresses are used when they are free, and
+// replaced by free ports when one is taken.
+func TestInitMovesOffTakenPorts(t *testing.T) {
+	cfg, _, err := genesis.LoadConfig(chaintest.ConfigPath("mayor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.ListenPacket("udp", cfg.Stations[1].Address)
+	if err != nil {
+		t.Skipf("cannot take %s for the test: %v", cfg.Stations[1].Address, err)
+	}
+	defer taken.Close()
+	moved, err := placeStations(cfg, "")
+	if err != nil || !moved {
+		t.Fatalf("moved %v, %v", moved, err)
+	}
+	for _, st := range cfg.Stations {
+		if !strings.HasPrefix(st.Address, "127.0.0.1:") || st.Address == taken.LocalAddr().String() {
+			t.Fatalf("station %s placed at %s", st.ID, st.Address)
+		}
+	}
+}
+
+func TestNodeConfigErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "e")
+	if code, _, errOut := urna(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "2", "--metrics", "off"); code != 0 {
+		t.Fatal(errOut)
+	}
+	home := filepath.Join(dir, "station-north")
+	h := mustHome(t, home)
+	c, err := loadNodeConfig(h)
+	if err != nil || c.Metrics != "" || c.Listen != h.genesis.Stations()[0].Address {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n"} {
+		os.WriteFile(filepath.Join(home, homeConfig), []byte(bad), 0o644)
+		if _, err := loadNodeConfig(h); err == nil || !strings.Contains(err.Error(), homeConfig) {
+			t.Errorf("config %q: %v", bad, err)
+		}
+	}
+	// No config.yaml: the genesis address, no metrics.
+	os.Remove(filepath.Join(home, homeConfig))
+	if c, err := loadNodeConfig(h); err != nil || c.Listen != h.genesis.Stations()[0].Address || c.Metrics != "" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// FuzzNodeConfig: no config.yaml makes the loader panic.
+func FuzzNodeConfig(f *testing.F) {
+	f.Add([]byte("listen: \"127.0.0.1:7101\"\nmetrics: \"127.0.0.1:8101\"\n"))
+	f.Add([]byte("listen: [\n"))
+	f.Add([]byte("metrics: 1e99\n"))
+	dir := filepath.Join(f.TempDir(), "e")
+	if code := run(testContext(), []string{"init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "2"}, discard{}, discard{}); code != 0 {
+		f.Fatal("init failed")
+	}
+	home := filepath.Join(dir, "station-north")
+	h, err := openHome(home)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		os.WriteFile(filepath.Join(home, homeConfig), b, 0o644)
+		loadNodeConfig(h)
+	})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func testContext() context.Context { return context.Background() }
