@@ -22,11 +22,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"init":   {"make a local test election: keys, station homes, voting codes", runInit},
-	"export": {"write a station's whole chain as an election record", runExport},
-	"node":   {"run one station until SIGINT or SIGTERM", runNode},
-	"polls":  {"open or close the polls with an official's approval", runPolls},
-	"status": {"one screen of facts from a running station", runStatus},
+	"init":     {"make a local test election: keys, station homes, voting codes", runInit},
+	"export":   {"write a station's whole chain as an election record", runExport},
+	"node":     {"run one station until SIGINT or SIGTERM", runNode},
+	"polls":    {"open or close the polls with an official's approval", runPolls},
+	"status":   {"one screen of facts from a running station", runStatus},
+	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
+	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
 }
 
 func main() {
@@ -72,7 +74,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
 }
 
