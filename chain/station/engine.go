@@ -542,13 +542,17 @@ func (e *Engine) onPacket(p Packet) error {
 // timely checks a fresh proposal's block time against our clock: a block
 // more than max_clock_skew_ms in our future is not prevoted for. The check
 // happens here, before the proposal is logged, so that a WAL replay sees
-// the same inputs whatever the clock says then. Nothing is lost: if the
+// the same inputs whatever the clock says then; it covers every proposal the
+// core is given, for the current height and for the next (which the core
+// buffers and takes up after the commit: judged now, against a clock that
+// only moves forward, so never more leniently). Nothing is lost: if the
 // others decide that block anyway, this station fetches it by block sync,
 // where no clock is consulted. Re-proposals of a value that already had a
-// quorum (POLRound ≥ 0) are not checked.
+// quorum (POLRound ≥ 0; the core checks the 2f+1 prevotes) are not
+// checked: at least f+1 honest stations found its time acceptable.
 func (e *Engine) timely(p *bft.Proposal) bool {
-	if p.POLRound >= 0 || p.Height != e.core.Height() {
-		return true
+	if h := e.core.Height(); p.POLRound >= 0 || p.Height < h || p.Height > h+1 {
+		return true // past heights are answered before; far-future ones the core drops
 	}
 	b, err := chain.DecodeBlock(p.Block, e.params.MaxBlockBytes)
 	if err != nil {
