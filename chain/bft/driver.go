@@ -182,9 +182,10 @@ func (d *Driver) Recover(last *Decision, records []WALRecord) error {
 	return d.point(PointReplayed)
 }
 
-// Resume sends what Recover held back: the messages the replay produced that were not
-// in the log yet (durable now), and our latest prevote and precommit, so peers learn
-// where we are.
+// Resume sends what Recover held back: the messages of the current height the replay
+// produced that were not in the log yet (durable now; those of a height the replay went
+// on to decide are no use to anyone, and their segment may be gone), and our latest
+// prevote and precommit, so peers learn where we are.
 func (d *Driver) Resume() error {
 	if d.err != nil {
 		return d.err
@@ -199,7 +200,9 @@ func (d *Driver) Resume() error {
 		d.host.Send(m)
 	}
 	for _, m := range d.held {
-		send(m)
+		if m.Height() == d.core.Height() {
+			send(m)
+		}
 	}
 	d.held = nil
 	for _, m := range d.core.LatestVotes() {
