@@ -871,7 +871,7 @@ func (a *applier) tallyShares(tx *Tx) error {
 	a.st.Phase = PhaseTallied
 	a.st.TallyHeight = a.st.Height
 	if err != nil {
-		a.st.TallyError = err.Error()
+		a.st.TallyError = tallyFailure(err)
 		return nil
 	}
 	a.st.Result = result

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/urna-vote/urna/ballot"
@@ -73,9 +74,35 @@ type State struct {
 	Aggregates [][]ballot.Ciphertext // per contest, per candidate: sum of the counted selections
 	Evidence   uint64                // equivocation evidence recorded
 
-	Shared     uint64     // stations whose decryption shares are on the chain
-	Result     [][]uint64 // per contest, per candidate, once TALLIED
-	TallyError string     // set if t valid shares failed to decrypt (should never happen)
+	Shared     uint64       // stations whose decryption shares are on the chain
+	Result     [][]uint64   // per contest, per candidate, once TALLIED
+	TallyError TallyFailure // set if t valid shares failed to decrypt (should never happen)
+}
+
+// TallyFailure says why t valid decryption shares gave no result. It is a stable code
+// from the list below, never an error's text: the state is hashed, and two builds (or
+// an independent verifier) must compute the same hash.
+type TallyFailure string
+
+// The tally failure codes; the empty string is no failure.
+const (
+	TallyShareShape    TallyFailure = "share-shape"     // the shares do not match the contests
+	TallyTooFewShares  TallyFailure = "too-few-shares"  // the t shares do not combine (fewer than t usable)
+	TallyNoDiscreteLog TallyFailure = "no-discrete-log" // a total is not between 0 and the ballots counted
+	TallyOther         TallyFailure = "other"           // any other failure of the combination
+)
+
+// tallyFailure maps a decryption error to its code.
+func tallyFailure(err error) TallyFailure {
+	switch {
+	case errors.Is(err, ballot.ErrShareShape):
+		return TallyShareShape
+	case errors.Is(err, ballot.ErrTooFewShares):
+		return TallyTooFewShares
+	case errors.Is(err, ballot.ErrNoDiscreteLog):
+		return TallyNoDiscreteLog
+	}
+	return TallyOther
 }
 
 // initialState is the state before block 1.

@@ -10,16 +10,19 @@
 // schedule, a decided block to apply). Votes and proposals are signed through the
 // Signer interface, which is where the durable double-sign guard lives.
 //
-// The caller's order for every Ready is fixed (see docs/consensus.md):
+// The caller's order for every Ready is fixed, and implemented once, by Driver (the
+// station engine and the simulator both run it; see docs/consensus.md):
 //
 //  1. append the input, then Ready.Buffered, then Ready.Messages (our own signed
-//     messages) to the write-ahead log;
-//  2. if the Ready has messages, flush and fsync the log before any of them leaves;
-//  3. apply Ready.Commit through the chain and the store, then call Core.Advance;
-//  4. send the messages, schedule the timers, answer NeedProposal and Sync.
+//     messages) to the write-ahead log as one group;
+//  2. if the Ready has messages, flush and fsync the log, then send them;
+//  3. apply Ready.Commit through the chain and the store, start the log's next
+//     height, then handle Core.Advance's Ready the same way;
+//  4. schedule the timers, answer NeedProposal and Sync.
 //
 // Replaying the logged inputs into a fresh core (started at the store's height + 1)
-// rebuilds the core's state; see Core for the exact guarantee.
+// rebuilds the core's state; see Core for the exact guarantee, and Driver.Recover for
+// the replay, which logs what it signs before anything is sent.
 //
 // The package imports nothing of urna: a value is a byte string with a hash, its
 // validity a callback (Config.Validate).

@@ -7,6 +7,11 @@ import "fmt"
 // self-test. Tests only.
 func SetIgnoreLock(c *Core, on bool) { c.ignoreLock = on }
 
+// ObserveDriver makes d call f after every call it makes of its core (start, syncto,
+// step, advance), with the input and the Ready, before carrying the Ready out. Tests
+// only: the simulator checks its invariants there.
+func ObserveDriver(d *Driver, f func(call string, in Input, rd Ready)) { d.observe = f }
+
 // DebugRound describes round r of the current height. Tests only.
 func DebugRound(c *Core, r uint32) string {
 	rs := c.rounds[r]

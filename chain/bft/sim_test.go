@@ -30,6 +30,8 @@ const (
 	byzInvalidBlock                           // proposes blocks that Validate rejects
 	byzAmnesia                                // ignores its lock
 	byzGarbage                                // sends undecodable and forged messages
+	byzBadPOL                                 // as proposer, re-proposes old polkas with their stale round, or forges POL rounds
+	byzLockSplit                              // shows its vote for a block to one peer only (nil or nothing to the rest)
 )
 
 var byzNames = []struct {
@@ -38,6 +40,7 @@ var byzNames = []struct {
 }{
 	{byzSilent, "silent"}, {byzEquivocateProposal, "equivocating-proposer"}, {byzDoubleVote, "double-vote"},
 	{byzFuture, "future-votes"}, {byzInvalidBlock, "invalid-blocks"}, {byzAmnesia, "amnesia"}, {byzGarbage, "garbage"},
+	{byzBadPOL, "bad-pol"}, {byzLockSplit, "lock-split"},
 }
 
 func (k byzKind) String() string {
@@ -72,7 +75,9 @@ type simConfig struct {
 	Wipers      []bool    // honest nodes whose WAL may be wiped when they crash
 	Crashes     bool      // honest nodes crash and restart from their WAL
 	Torn        bool      // a crash may lose the WAL's unflushed tail
-	MidCrash    bool      // crashes may hit between signing and flushing, or between flushing and sending
+	MidCrash    bool      // crashes may hit at the driver's crash points (after the WAL sync, after sending, around applying)
+	DoubleCrash bool      // crashes may hit during a WAL replay, and soon after a restart again
+	LockCrash   bool      // an honest node may crash right after sending a precommit for a block
 	Unguarded   bool      // honest signers have no double-sign guard: the core and WAL alone must be safe
 	WaitForWork bool
 	Partitions  int
@@ -83,6 +88,9 @@ type simConfig struct {
 
 	brokenLock bool // honest cores ignore their lock: the checker's self-test
 	brokenWAL  bool // nodes never flush their WAL before sending: the checker's self-test
+	// noDurableCheck turns off the check that a node's own message is durable in its WAL
+	// when it first leaves, so that a self-test sees what a broken WAL leads to.
+	noDurableCheck bool
 }
 
 func (c simConfig) String() string {
@@ -98,8 +106,8 @@ func (c simConfig) String() string {
 			wipers = append(wipers, fmt.Sprintf("v%d", i))
 		}
 	}
-	return fmt.Sprintf("seed=%d n=%d byzantine=[%s] crashes=%v torn=%v mid=%v wipe=[%s] unguarded=%v wait=%v partitions=%s loss=%d‰ dup=%d‰ replay=%d‰ delay=%v-%v",
-		c.Seed, c.N, strings.Join(byz, " "), c.Crashes, c.Torn, c.MidCrash, strings.Join(wipers, " "), c.Unguarded, c.WaitForWork,
+	return fmt.Sprintf("seed=%d n=%d byzantine=[%s] crashes=%v torn=%v mid=%v double=%v lock=%v wipe=[%s] unguarded=%v wait=%v partitions=%s loss=%d‰ dup=%d‰ replay=%d‰ delay=%v-%v",
+		c.Seed, c.N, strings.Join(byz, " "), c.Crashes, c.Torn, c.MidCrash, c.DoubleCrash, c.LockCrash, strings.Join(wipers, " "), c.Unguarded, c.WaitForWork,
 		partNames[c.Partitions], c.Faults.LossPerMille, c.Faults.DupPerMille, c.Faults.ReplayPerMille, c.Faults.MinDelay, c.Faults.MaxDelay)
 }
 
@@ -125,10 +133,12 @@ func randomSimConfig(seed uint64) simConfig {
 			cfg.Wipers[id] = true // honest, but may lose its WAL
 			continue
 		}
-		kinds := []byzKind{byzSilent, byzEquivocateProposal, byzDoubleVote, byzFuture, byzInvalidBlock, byzAmnesia, byzGarbage}
-		switch rng.IntN(3) {
+		kinds := []byzKind{byzSilent, byzEquivocateProposal, byzDoubleVote, byzFuture, byzInvalidBlock, byzAmnesia, byzGarbage, byzBadPOL, byzLockSplit}
+		switch rng.IntN(4) {
 		case 0: // everything but silence
-			cfg.Byz[id] = byzEquivocateProposal | byzDoubleVote | byzFuture | byzInvalidBlock | byzAmnesia | byzGarbage
+			cfg.Byz[id] = byzEquivocateProposal | byzDoubleVote | byzFuture | byzInvalidBlock | byzAmnesia | byzGarbage | byzBadPOL | byzLockSplit
+		case 1: // the attacks on locking
+			cfg.Byz[id] = byzBadPOL | byzLockSplit | byzAmnesia
 		default:
 			cfg.Byz[id] = kinds[rng.IntN(len(kinds))]
 			if rng.IntN(2) == 0 {
@@ -139,6 +149,8 @@ func randomSimConfig(seed uint64) simConfig {
 	cfg.Crashes = rng.IntN(3) > 0
 	cfg.Torn = rng.IntN(2) == 0
 	cfg.MidCrash = rng.IntN(2) == 0
+	cfg.DoubleCrash = rng.IntN(2) == 0
+	cfg.LockCrash = rng.IntN(2) == 0
 	cfg.Unguarded = !slices.Contains(cfg.Wipers, true) && rng.IntN(6) == 0
 	cfg.WaitForWork = rng.IntN(4) == 0
 	cfg.Partitions = rng.IntN(len(partNames))
@@ -148,6 +160,33 @@ func randomSimConfig(seed uint64) simConfig {
 		ReplayPerMille: []int{0, 20, 100}[rng.IntN(3)],
 		MinDelay:       time.Millisecond,
 		MaxDelay:       []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, 1500 * time.Millisecond}[rng.IntN(3)],
+	}
+	switch rng.IntN(8) {
+	case 0, 1:
+		// An attack on locking: f validators split their votes so that honest nodes
+		// lock on different values in different rounds, then propose stale or forged
+		// POL rounds; a network that delivers most messages lets the pattern form.
+		clear(cfg.Byz)
+		clear(cfg.Wipers)
+		for _, id := range perm[:f] {
+			cfg.Byz[id] = byzBadPOL | byzLockSplit
+			if rng.IntN(2) == 0 {
+				cfg.Byz[id] |= byzAmnesia
+			}
+		}
+		cfg.Partitions = []int{partNone, partNone, partAsymmetric}[rng.IntN(3)]
+		cfg.Faults.LossPerMille = []int{0, 20, 50}[rng.IntN(3)]
+		cfg.Faults.MaxDelay = []time.Duration{20 * time.Millisecond, 200 * time.Millisecond}[rng.IntN(2)]
+	case 2:
+		// Honest nodes that lose their WAL right after locking, and peers that echo
+		// their votes back: the lock must come back from their own precommit.
+		clear(cfg.Byz)
+		clear(cfg.Wipers)
+		for _, id := range perm[:f] {
+			cfg.Wipers[id] = true
+		}
+		cfg.Crashes, cfg.LockCrash, cfg.Unguarded = true, true, false
+		cfg.Partitions = []int{partAsymmetric, partRotating, partMixed}[rng.IntN(3)]
 	}
 	return cfg
 }
@@ -169,18 +208,21 @@ type walRecord struct {
 }
 
 type sim struct {
-	cfg     simConfig
-	rng     *rand.Rand
-	clock   *simnet.Clock
-	net     *simnet.Network[packet]
-	privs   []ed25519.PrivateKey
-	vals    *bft.ValidatorSet
-	nodes   []*simNode
-	check   *checker
-	healed  bool
-	trace   []string // the last events, printed when a run fails
-	stats   simStats
-	stopped bool
+	cfg   simConfig
+	rng   *rand.Rand
+	clock *simnet.Clock
+	net   *simnet.Network[packet]
+	privs []ed25519.PrivateKey
+	vals  *bft.ValidatorSet
+	nodes []*simNode
+	check *checker
+	locks *lockChecker
+	// splitTarget: the node the Byzantine validators show their vote for a value to.
+	splitTarget map[voteKey]int
+	healed      bool
+	trace       []string // the last events, printed when a run fails
+	stats       simStats
+	stopped     bool
 }
 
 type simStats struct {
@@ -194,10 +236,13 @@ func newSim(cfg simConfig) *sim {
 	privs, vals := testKeys("sim", cfg.N)
 	s.vals, s.privs = vals, privs
 	s.check = newChecker(vals)
+	s.locks = newLockChecker(s.check, vals, cfg.N)
+	s.splitTarget = make(map[voteKey]int)
 	s.net = simnet.New(s.clock, s.rng, cfg.N, s.deliver)
 	s.net.SetFaults(cfg.Faults)
 	for i := range cfg.N {
 		n := &simNode{s: s, id: i, byz: cfg.Byz[i], served: make(map[[2]uint64]time.Duration),
+			durable: make(map[string]bool), sentOwn: make(map[string]bool),
 			altHash: make(map[[2]uint64]bft.Hash), sides: make(map[[2]uint64][]bool)}
 		n.honest = n.byz == 0
 		n.signer = &guardSigner{priv: privs[i], state: &signerState{}, guarded: n.honest && !cfg.Unguarded}
@@ -397,18 +442,24 @@ func (s *sim) deliver(from, to int, p packet) {
 }
 
 type simNode struct {
-	s      *sim
-	id     int
-	byz    byzKind
-	honest bool
-	core   *bft.Core
-	signer *guardSigner
-	wal    []walRecord
-	store  []bft.Decision // committed decisions: durable
-	up     bool
-	inc    int // incarnation: timers of an earlier life are ignored
-	sender int // the peer whose message is being processed, -1 if none
-	served map[[2]uint64]time.Duration
+	s       *sim
+	id      int
+	byz     byzKind
+	honest  bool
+	core    *bft.Core
+	drv     *bft.Driver
+	signer  *guardSigner
+	wal     []walRecord
+	durable map[string]bool // the records of wal that are flushed
+	sentOwn map[string]bool // own messages that have left the node (any life)
+	// signedNow: the core call being carried out produced messages of ours.
+	signedNow bool
+	segment   uint64         // the WAL segment records are appended to
+	store     []bft.Decision // committed decisions: durable
+	up        bool
+	inc       int // incarnation: timers of an earlier life are ignored
+	sender    int // the peer whose message is being processed, -1 if none
+	served    map[[2]uint64]time.Duration
 
 	// rec, if set, records every call of the node's first core (until it crashes).
 	rec *callLog
@@ -418,8 +469,11 @@ type simNode struct {
 	sides   map[[2]uint64][]bool
 }
 
+// errSimCrash stops a node's driver at a crash point.
+var errSimCrash = errors.New("simulated crash")
+
 // boot starts (or restarts) the node: a fresh core at the store's height + 1, then the
-// WAL replayed into it.
+// WAL replayed into it by the driver, exactly as the station engine does.
 func (n *simNode) boot() {
 	s := n.s
 	n.up = true
@@ -438,42 +492,28 @@ func (n *simNode) boot() {
 		bft.SetIgnoreLock(core, true)
 	}
 	n.core = core
+	n.drv = bft.NewDriver(core, simHost{n}, n.crashPoint)
+	s.locks.newLife(n.id)
+	bft.ObserveDriver(n.drv, n.observe)
+	var last *bft.Decision
 	if len(n.store) > 0 {
-		rd, err := core.SyncTo(n.store[len(n.store)-1])
-		if err != nil {
-			s.check.fail("v%d: SyncTo its own last decision: %v", n.id, err)
-			return
-		}
-		n.handle(rd, true, core.Height())
-	} else {
-		seg := core.Height()
-		rd := core.Start()
-		n.record(callStart, nil, rd)
-		n.handle(rd, true, seg)
+		last = &n.store[len(n.store)-1]
 	}
-	records := slices.Clone(n.wal)
-	for _, rec := range records {
-		if rec.segment <= uint64(len(n.store)) {
-			continue
-		}
-		in, err := bft.DecodeInput(rec.data)
-		if err != nil {
-			s.check.fail("v%d: WAL record does not decode: %v", n.id, err)
-			return
-		}
-		seg := n.core.Height()
-		rd := n.core.Step(in)
-		n.record(callStep, in, rd)
-		n.handle(rd, true, seg)
-		if !n.up {
-			return
+	var records []bft.WALRecord
+	for _, rec := range n.wal {
+		if rec.segment > uint64(len(n.store)) {
+			records = append(records, bft.WALRecord{Segment: rec.segment, Data: rec.data})
 		}
 	}
-	n.flushWAL()
+	if err := n.drv.Recover(last, records); err != nil {
+		if !errors.Is(err, errSimCrash) {
+			s.check.fail("v%d: recovery: %v", n.id, err)
+		}
+		return
+	}
+	s.locks.booted(n.id, n.core)
 	s.tracef("v%d boot at h%d (replayed %d records) %+v", n.id, n.core.Height(), len(records), n.core.State())
-	for _, m := range n.core.LatestVotes() {
-		n.send(m)
-	}
+	n.drv.Resume()
 	if req, ok := n.core.PendingProposal(); ok {
 		n.scheduleProposal(req)
 	}
@@ -481,6 +521,29 @@ func (n *simNode) boot() {
 		n.requestSync(req)
 	}
 	n.scheduleWork()
+	if s.cfg.DoubleCrash && !s.healed && s.rng.IntN(3) == 0 {
+		// Crash again soon: before or after the replay's votes are sent and new ones
+		// logged.
+		inc := n.inc
+		s.clock.After(time.Duration(s.rng.IntN(800))*time.Millisecond, func() {
+			if n.up && n.inc == inc && !s.healed {
+				n.crashAndReboot(true)
+			}
+		})
+	}
+}
+
+// observe runs after every call the driver makes of the node's core.
+func (n *simNode) observe(call string, in bft.Input, rd bft.Ready) {
+	kind := map[string]callKind{"start": callStart, "syncto": callSync, "step": callStep, "advance": callAdvance}[call]
+	n.record(kind, in, rd)
+	n.signedNow = len(rd.Messages) > 0
+	for _, m := range rd.Messages {
+		n.s.locks.learn(n.id, m, true) // what it produced, it knows
+	}
+	if n.honest {
+		n.s.locks.afterCall(n.id, n.core, in, rd, n.drv.Replaying())
+	}
 }
 
 // crash stops the node. Its store and signer state survive; its WAL survives except,
@@ -499,7 +562,9 @@ func (n *simNode) crash(mid bool) {
 	switch {
 	case s.cfg.Wipers[n.id] && s.rng.IntN(2) == 0:
 		n.wal = nil
+		clear(n.durable)
 		s.stats.Wipes++
+		s.locks.wiped(n.id)
 		how = "WAL wiped"
 	case s.cfg.Torn && s.rng.IntN(2) == 0:
 		first := len(n.wal)
@@ -521,28 +586,30 @@ func (n *simNode) crash(mid bool) {
 	s.tracef("v%d crash: %s", n.id, how)
 }
 
-// input logs an input to the WAL, steps the core and carries out the Ready.
+// crashAndReboot crashes the node now and restarts it a little later (during the fault
+// phase; heal restarts every node still down).
+func (n *simNode) crashAndReboot(mid bool) {
+	s := n.s
+	n.crash(mid)
+	down := time.Duration(200+s.rng.IntN(3000)) * time.Millisecond
+	s.clock.After(down, func() {
+		if !n.up && !s.healed {
+			n.boot()
+		}
+	})
+}
+
+// input feeds one input to the node through its driver.
 func (n *simNode) input(in bft.Input) {
 	if !n.up {
 		return
 	}
-	seg := n.core.Height()
-	n.appendWAL(in, seg)
-	rd := n.core.Step(in)
-	n.record(callStep, in, rd)
-	n.handle(rd, false, seg)
-}
-
-func (n *simNode) appendWAL(in bft.Input, segment uint64) {
-	if !n.honest {
-		return
+	if m, ok := in.(bft.Message); ok {
+		n.s.locks.learn(n.id, m, false)
 	}
-	data, err := bft.EncodeInput(in)
-	if err != nil {
-		n.s.check.fail("v%d: EncodeInput(%T): %v", n.id, in, err)
-		return
+	if err := n.drv.Step(in); err != nil && !errors.Is(err, errSimCrash) {
+		n.s.check.fail("v%d: %v", n.id, err)
 	}
-	n.wal = append(n.wal, walRecord{data: data, segment: segment})
 }
 
 func (n *simNode) flushWAL() {
@@ -551,54 +618,83 @@ func (n *simNode) flushWAL() {
 	}
 	for i := len(n.wal) - 1; i >= 0 && !n.wal[i].flushed; i-- {
 		n.wal[i].flushed = true
+		n.durable[string(n.wal[i].data)] = true
 	}
 }
 
-// midCrash decides whether the node crashes at this point of handling a Ready.
-func (n *simNode) midCrash() bool {
+// crashPoint is the driver's crash hook: an honest node may die at any crash point
+// during the fault phase (rarely where every input passes, more often at the rarer
+// points).
+func (n *simNode) crashPoint(point string) error {
 	s := n.s
-	if !n.honest || !s.cfg.MidCrash || !s.cfg.Crashes || s.healed || s.rng.IntN(400) != 0 {
-		return false
+	if !n.honest || !s.cfg.Crashes || s.healed {
+		return nil
 	}
-	n.crash(true)
-	down := time.Duration(200+s.rng.IntN(3000)) * time.Millisecond
-	s.clock.After(down, func() {
-		if !n.up && !s.healed {
-			n.boot()
+	odds := 0
+	switch point {
+	case bft.PointAppended:
+		odds = 3000
+		if n.signedNow && s.cfg.MidCrash {
+			odds = 150 // our messages are in the WAL's unsynced tail
 		}
-	})
-	return true
+	case bft.PointSynced, bft.PointSent:
+		if s.cfg.MidCrash {
+			odds = 400
+		}
+	case bft.PointBeforeApply, bft.PointApplied:
+		if s.cfg.MidCrash {
+			odds = 15
+		}
+	case bft.PointReplay:
+		if s.cfg.DoubleCrash {
+			odds = 150
+		}
+	case bft.PointReplayed:
+		if s.cfg.DoubleCrash {
+			odds = 8
+		}
+	}
+	if odds == 0 || s.rng.IntN(odds) != 0 {
+		return nil
+	}
+	s.tracef("v%d crash point %s", n.id, point)
+	n.crashAndReboot(true)
+	return errSimCrash
 }
 
-// handle carries out a Ready in the station's order: log our messages, flush before any
-// leaves, apply the commit, then send, schedule and ask. During a WAL replay nothing is
-// sent: the node re-broadcasts its latest votes once the replay is done.
-// segment is the core's height when the Ready was produced.
-func (n *simNode) handle(rd bft.Ready, replay bool, segment uint64) {
+// simHost is a node's bft.Host: its in-memory WAL and store, and the simulated network.
+type simHost struct{ n *simNode }
+
+func (h simHost) AppendWAL(records [][]byte) error {
+	n := h.n
+	if !n.honest {
+		return nil
+	}
+	for _, r := range records {
+		n.wal = append(n.wal, walRecord{data: r, segment: n.segment})
+	}
+	return nil
+}
+
+func (h simHost) SyncWAL() error { h.n.flushWAL(); return nil }
+
+func (h simHost) StartSegment(height uint64) error {
+	if height < h.n.segment {
+		return fmt.Errorf("WAL segment %d started after segment %d", height, h.n.segment)
+	}
+	h.n.segment = height
+	return nil
+}
+
+func (h simHost) Apply(d bft.Decision) error { h.n.commit(d); return nil }
+
+func (h simHost) Send(m bft.Message) { h.n.send(m) }
+
+// Rest carries out the rest of a Ready, as the station does: evidence (checked here),
+// timers, proposal requests, sync requests, and decisions for peers that are behind.
+func (h simHost) Rest(rd bft.Ready) error {
+	n := h.n
 	s := n.s
-	for _, m := range rd.Buffered {
-		n.appendWAL(m, segment)
-	}
-	for _, m := range rd.Messages {
-		n.appendWAL(m, segment)
-	}
-	if len(rd.Messages) > 0 {
-		if !replay && n.midCrash() { // signed, not yet durable in the WAL
-			return
-		}
-		n.flushWAL()
-		if !replay && n.midCrash() { // durable, not applied or sent
-			return
-		}
-	}
-	if rd.Commit != nil {
-		n.commit(*rd.Commit)
-	}
-	if !replay {
-		for _, m := range rd.Messages {
-			n.send(m)
-		}
-	}
 	for _, e := range rd.Evidence {
 		if err := e.Verify(testChainID, s.vals); err != nil {
 			s.check.fail("v%d produced evidence that does not verify: %v", n.id, err)
@@ -616,28 +712,24 @@ func (n *simNode) handle(rd bft.Ready, replay bool, segment uint64) {
 			}
 		})
 	}
-	if !replay {
-		if rd.NeedProposal != nil {
-			n.scheduleProposal(*rd.NeedProposal)
-		}
-		if rd.Sync != nil {
-			n.requestSync(*rd.Sync)
-		}
-		for _, d := range rd.Dropped {
-			if d.Reason == bft.DropPastHeight && n.sender >= 0 {
-				n.serve(n.sender, d.Height)
-			}
+	if n.drv.Replaying() {
+		return nil
+	}
+	if rd.NeedProposal != nil {
+		n.scheduleProposal(*rd.NeedProposal)
+	}
+	if rd.Sync != nil {
+		n.requestSync(*rd.Sync)
+	}
+	for _, d := range rd.Dropped {
+		if d.Reason == bft.DropPastHeight && n.sender >= 0 {
+			n.serve(n.sender, d.Height)
 		}
 	}
-	if rd.Commit != nil && n.up {
-		seg := n.core.Height()
-		rd := n.core.Advance()
-		n.record(callAdvance, nil, rd)
-		n.handle(rd, replay, seg)
-		if !replay {
-			n.scheduleWork()
-		}
+	if rd.Commit != nil {
+		n.scheduleWork()
 	}
+	return nil
 }
 
 func (n *simNode) commit(d bft.Decision) {
@@ -660,18 +752,29 @@ func (n *simNode) commit(d bft.Decision) {
 	n.store = append(n.store, d)
 	s.tracef("v%d commit h%d %s r%d", n.id, h, d.Certificate.BlockHash, d.Certificate.Round)
 	// The store holds height h now: the WAL segments up to h are not needed.
-	n.wal = slices.DeleteFunc(n.wal, func(r walRecord) bool { return r.segment <= h })
+	n.wal = slices.DeleteFunc(n.wal, func(r walRecord) bool {
+		if r.segment <= h {
+			delete(n.durable, string(r.data))
+			return true
+		}
+		return false
+	})
 }
 
 // send broadcasts one of our messages, with the Byzantine twists if any.
 func (n *simNode) send(m bft.Message) {
 	s := n.s
 	if n.honest {
+		n.checkDurable(m)
 		s.check.sent(n.id, m)
+		s.locks.sent(n.id, m)
 		n.broadcast(m)
+		n.maybeCrashAfterLock(m)
 		return
 	}
 	switch {
+	case n.byz&byzBadPOL != 0 && m.Proposal != nil && int(m.Proposal.Proposer) == n.id && m.Proposal.Round > 0 && s.rng.IntN(3) > 0:
+		n.badPOL(m.Proposal)
 	case n.byz&byzEquivocateProposal != 0 && m.Proposal != nil && int(m.Proposal.Proposer) == n.id:
 		p := m.Proposal
 		altBlock := testBlock(p.Height, fmt.Sprintf("equivocation-%d", s.rng.Uint32()))
@@ -691,8 +794,135 @@ func (n *simNode) send(m bft.Message) {
 		}
 		alt := signVote(s.privs[n.id], v.Type, v.Height, v.Round, other, v.Validator)
 		n.split(v.Height, v.Round, m, bft.Message{Vote: alt})
+	case n.byz&byzLockSplit != 0 && m.Vote != nil && int(m.Vote.Validator) == n.id && !m.Vote.BlockHash.IsZero():
+		n.lockSplit(m.Vote)
+	case n.byz&byzLockSplit != 0 && m.Proposal != nil && int(m.Proposal.Proposer) == n.id:
+		n.withhold(m)
 	default:
 		n.broadcast(m)
+	}
+}
+
+// checkDurable checks the rule the driver exists for: a message of ours leaves the node
+// for the first time only once it is durable in the WAL.
+func (n *simNode) checkDurable(m bft.Message) {
+	own := (m.Vote != nil && int(m.Vote.Validator) == n.id) || (m.Proposal != nil && int(m.Proposal.Proposer) == n.id)
+	if !own || n.s.cfg.noDurableCheck {
+		return
+	}
+	rec, err := bft.EncodeInput(m)
+	if err != nil || n.sentOwn[string(rec)] {
+		return
+	}
+	n.sentOwn[string(rec)] = true
+	if !n.durable[string(rec)] {
+		n.s.check.fail("durability: v%d sent %s before it was durable in its WAL", n.id, m)
+	}
+}
+
+// maybeCrashAfterLock crashes an honest node, now and then, right after it sent a
+// precommit for a block: the moment its lock matters most across a restart.
+func (n *simNode) maybeCrashAfterLock(m bft.Message) {
+	s := n.s
+	odds := 12
+	if s.cfg.Wipers[n.id] {
+		odds = 3 // the case where its lock must come back from its own precommit
+	}
+	if !s.cfg.LockCrash || s.healed || m.Vote == nil || m.Vote.Type != bft.Precommit || m.Vote.BlockHash.IsZero() || s.rng.IntN(odds) != 0 {
+		return
+	}
+	inc := n.inc
+	s.clock.After(time.Duration(s.rng.IntN(40))*time.Millisecond, func() {
+		if n.up && n.inc == inc && !s.healed {
+			n.crashAndReboot(false)
+		}
+	})
+}
+
+// badPOL replaces our proposal p with one whose POL round is stale or forged: the value
+// of the oldest polka we know of with its real (but old) round, so that nodes locked
+// later must refuse it; or a fresh value with a POL round no quorum prevoted in.
+func (n *simNode) badPOL(p *bft.Proposal) {
+	s := n.s
+	priv := s.privs[n.id]
+	k := s.locks.know(n.id)
+	if vr, block, votes, ok := k.oldestPolka(p.Height, p.Round, s.vals.Quorum()); ok && s.rng.IntN(2) == 0 {
+		n.broadcast(bft.Message{Proposal: signProposal(priv, p.Height, p.Round, int32(vr), block, p.Proposer)})
+		for _, v := range votes {
+			n.broadcast(bft.Message{Vote: v})
+		}
+		s.tracef("v%d proposes a stale POL r%d at h%d r%d", n.id, vr, p.Height, p.Round)
+		return
+	}
+	vr := int32(s.rng.IntN(int(p.Round)))
+	block := testBlock(p.Height, fmt.Sprintf("forged-pol-%d", s.rng.Uint32()))
+	n.broadcast(bft.Message{Proposal: signProposal(priv, p.Height, p.Round, vr, block, p.Proposer)})
+	// Relay a prevote for it, ours, as if it were the start of a polka.
+	n.broadcast(bft.Message{Vote: signVote(priv, bft.Prevote, p.Height, uint32(vr), bft.HashValue(block), p.Proposer)})
+	s.tracef("v%d proposes a forged POL r%d at h%d r%d", n.id, vr, p.Height, p.Round)
+}
+
+// lockSplit shows our vote for a block to one peer only; the others get nothing or a
+// vote for nil. A polka that needs our vote then forms at one honest node only, so
+// honest nodes end up locked on different values in different rounds.
+func (n *simNode) lockSplit(v *bft.Vote) {
+	s := n.s
+	// Best: an honest node that prevoted this value (it is not locked on another).
+	var cands []int
+	for id := range s.locks.know(n.id).prevotes[voteKey{v.Height, v.Round, v.BlockHash}] {
+		if int(id) != n.id && s.cfg.Byz[id] == 0 {
+			cands = append(cands, int(id))
+		}
+	}
+	slices.Sort(cands)
+	key := voteKey{v.Height, v.Round, v.BlockHash}
+	lucky, agreed := s.splitTarget[key] // the Byzantine validators collude on one target
+	if !agreed {
+		lucky = s.rng.IntN(s.cfg.N - 1)
+		if lucky >= n.id {
+			lucky++
+		}
+		if len(cands) > 0 {
+			lucky = cands[s.rng.IntN(len(cands))]
+		}
+		s.splitTarget[key] = lucky
+	}
+	real, err := bft.EncodeMessage(bft.Message{Vote: v})
+	if err != nil {
+		s.check.fail("v%d: encode: %v", n.id, err)
+		return
+	}
+	nilVote := signVote(s.privs[n.id], v.Type, v.Height, v.Round, bft.Hash{}, v.Validator)
+	alt, _ := bft.EncodeMessage(bft.Message{Vote: nilVote})
+	for to := range s.cfg.N {
+		switch {
+		case to == n.id:
+		case to == lucky:
+			s.net.Send(n.id, to, packet{data: real})
+		case s.rng.IntN(2) == 0:
+			s.net.Send(n.id, to, packet{data: alt})
+		}
+	}
+}
+
+// withhold shows our proposal to f+1 honest nodes only: with the Byzantine votes shown
+// to one of them (lockSplit), exactly one honest node sees the polka and locks.
+func (n *simNode) withhold(m bft.Message) {
+	s := n.s
+	data, err := bft.EncodeMessage(m)
+	if err != nil {
+		s.check.fail("v%d: encode: %v", n.id, err)
+		return
+	}
+	var honest []int
+	for id, k := range s.cfg.Byz {
+		if k == 0 {
+			honest = append(honest, id)
+		}
+	}
+	s.rng.Shuffle(len(honest), func(i, j int) { honest[i], honest[j] = honest[j], honest[i] })
+	for _, to := range honest[:min(len(honest), s.vals.F()+1)] {
+		s.net.Send(n.id, to, packet{data: data})
 	}
 }
 
@@ -865,6 +1095,7 @@ type checker struct {
 	decided   map[uint64]decidedBy
 	signs     map[signKey][]byte // sign bytes released by honest guarded signers
 	sends     map[signKey][]byte // sign bytes of messages honest nodes sent
+	certOK    map[string]string  // encoded certificate → the block it was verified with
 	err       error
 	decisions int
 }
@@ -882,7 +1113,8 @@ type signKey struct {
 }
 
 func newChecker(vals *bft.ValidatorSet) *checker {
-	return &checker{vals: vals, decided: make(map[uint64]decidedBy), signs: make(map[signKey][]byte), sends: make(map[signKey][]byte)}
+	return &checker{vals: vals, decided: make(map[uint64]decidedBy), signs: make(map[signKey][]byte), sends: make(map[signKey][]byte),
+		certOK: make(map[string]string)}
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -894,8 +1126,13 @@ func (c *checker) fail(format string, args ...any) {
 // committed checks agreement, certificate validity and block validity of one honest commit.
 func (c *checker) committed(node int, d bft.Decision) {
 	c.decisions++
-	if err := d.Verify(testChainID, c.vals); err != nil {
-		c.fail("v%d committed h%d without a valid certificate: %v", node, d.Height, err)
+	cert := string(bft.EncodeCertificate(&d.Certificate))
+	if blk, ok := c.certOK[cert]; !ok || blk != string(d.Block) { // each distinct decision is verified once
+		if err := d.Verify(testChainID, c.vals); err != nil {
+			c.fail("v%d committed h%d without a valid certificate: %v", node, d.Height, err)
+		} else {
+			c.certOK[cert] = string(d.Block)
+		}
 	}
 	if err := testValidate(d.Height, d.Block); err != nil {
 		c.fail("v%d committed an invalid block at h%d: %v", node, d.Height, err)
@@ -953,6 +1190,7 @@ const (
 	callStart callKind = iota + 1
 	callStep
 	callAdvance
+	callSync
 )
 
 type call struct {
@@ -965,7 +1203,7 @@ type call struct {
 }
 
 func (n *simNode) record(kind callKind, in bft.Input, rd bft.Ready) {
-	if n.rec == nil || n.rec.done {
+	if n.rec == nil || n.rec.done || kind == callSync {
 		return
 	}
 	n.rec.calls = append(n.rec.calls, call{kind: kind, in: in, out: rd, signer: *n.signer.state, state: n.core.State(), latest: n.core.LatestVotes()})

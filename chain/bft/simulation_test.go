@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +13,9 @@ import (
 )
 
 // Seeds: URNA_SIM_SEED=S replays one seed verbosely; URNA_SIM_SEEDS=K runs K seeds
-// (default 500) starting at URNA_SIM_BASE (default 1).
+// (default 500) starting at URNA_SIM_BASE (default 1). URNA_SIM_FAILFAST=1 stops at the
+// first failing seed (the mutation run uses it); URNA_SIM_MAXFAIL=K stops after K
+// failing seeds (default 5).
 const defaultSimSeeds = 500
 
 func envUint(t *testing.T, name string, def uint64) uint64 {
@@ -62,9 +65,14 @@ func TestSimulation(t *testing.T) {
 		seeds = min(seeds, 50)
 	}
 	workers := runtime.GOMAXPROCS(0)
+	maxFailures := int(envUint(t, "URNA_SIM_MAXFAIL", 5))
+	if os.Getenv("URNA_SIM_FAILFAST") != "" {
+		maxFailures = 1
+	}
 	var (
 		mu       sync.Mutex
 		failures []string
+		failed   []uint64
 		total    simStats
 		wg       sync.WaitGroup
 		next     = base
@@ -76,7 +84,7 @@ func TestSimulation(t *testing.T) {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if next >= base+seeds || len(failures) >= 5 {
+				if next >= base+seeds || len(failures) >= maxFailures {
 					mu.Unlock()
 					return
 				}
@@ -87,6 +95,7 @@ func TestSimulation(t *testing.T) {
 				mu.Lock()
 				if report != "" {
 					failures = append(failures, report)
+					failed = append(failed, seed)
 				}
 				total.Commits += st.Commits
 				total.Crashes += st.Crashes
@@ -104,7 +113,11 @@ func TestSimulation(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d seeds from %d in %v: %+v", seeds, base, time.Since(start).Round(time.Millisecond), total)
-	for _, f := range failures {
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		t.Errorf("%d seeds failed: %v", len(failed), failed)
+	}
+	for _, f := range failures[:min(len(failures), 5)] {
 		t.Error(f)
 	}
 }

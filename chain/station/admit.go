@@ -34,8 +34,8 @@ func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 		return Receipt{}, ErrStopped
 	default:
 	}
-	r, err := e.admitTx(raw)
-	if err == nil && !r.Committed {
+	r, added, err := e.admitTx(raw)
+	if added {
 		e.cfg.Transport.Broadcast(ChannelGossip, raw)
 		e.signalWork()
 	}
@@ -43,8 +43,43 @@ func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 }
 
 // admitTx runs the admission checks and adds the transaction to the
-// mempool.
-func (e *Engine) admitTx(raw []byte) (Receipt, error) {
+// mempool. added is true only if this call added it: only then is it
+// passed on to the other stations (a transaction already in the mempool
+// was passed on when it was added; a committed one must not travel again,
+// or stations would echo it to each other forever).
+func (e *Engine) admitTx(raw []byte) (r Receipt, added bool, err error) {
+	r, err = e.admitCheck(raw)
+	if err != nil || r.Committed {
+		return r, false, err
+	}
+	if err := e.mempool.Add(r.Hash, raw, e.credOf(raw)); err != nil {
+		if errors.Is(err, ErrInMempool) {
+			return r, false, nil
+		}
+		return r, false, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	e.stats.accepted.Add(1)
+	return r, true, nil
+}
+
+// credOf is the credential of a ballot transaction (one pending ballot per
+// credential), nil for other kinds. raw has passed admitCheck.
+func (e *Engine) credOf(raw []byte) *[32]byte {
+	tx, err := chain.DecodeTx(raw)
+	if err != nil || tx.Kind != chain.TxBallot {
+		return nil
+	}
+	b, err := ballot.DecodeBallot(tx.Payload)
+	if err != nil {
+		return nil
+	}
+	return &b.Credential
+}
+
+// admitCheck runs the admission checks: the transaction is well formed and
+// either committed already (r.Committed) or valid on the committed state.
+// A transaction already in the mempool passes without being checked again.
+func (e *Engine) admitCheck(raw []byte) (Receipt, error) {
 	tx, err := chain.DecodeTx(raw)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("%w: %w", ErrRejected, err)
@@ -60,13 +95,10 @@ func (e *Engine) admitTx(raw []byte) (Receipt, error) {
 	if e.mempool.Has(hash) {
 		return r, nil
 	}
-	var cred *[32]byte
 	if tx.Kind == chain.TxBallot {
-		b, err := ballot.DecodeBallot(tx.Payload)
-		if err != nil {
+		if _, err := ballot.DecodeBallot(tx.Payload); err != nil {
 			return r, fmt.Errorf("%w: %w", ErrRejected, err)
 		}
-		cred = &b.Credential
 	}
 	// CheckTx verifies a ballot's proofs once and leaves the verdict in the
 	// machine's cache, which spares the block's validation the work.
@@ -84,13 +116,6 @@ func (e *Engine) admitTx(raw []byte) (Receipt, error) {
 		e.stats.rejected.Add(1)
 		return r, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	if err := e.mempool.Add(hash, raw, cred); err != nil {
-		if errors.Is(err, ErrInMempool) {
-			return r, nil
-		}
-		return r, fmt.Errorf("%w: %w", ErrRejected, err)
-	}
-	e.stats.accepted.Add(1)
 	return r, nil
 }
 
@@ -99,12 +124,15 @@ func (e *Engine) admitTx(raw []byte) (Receipt, error) {
 // duties try again after the next block if the chain still needs it.
 func (e *Engine) submitOwn(tx *chain.Tx) {
 	raw := tx.Encode()
-	if _, err := e.admitTx(raw); err != nil {
+	_, added, err := e.admitTx(raw)
+	if err != nil {
 		e.log.Warn("own transaction refused", "kind", tx.Kind, "err", err)
 		return
 	}
-	e.cfg.Transport.Broadcast(ChannelGossip, raw)
-	e.signalWork()
+	if added {
+		e.cfg.Transport.Broadcast(ChannelGossip, raw)
+		e.signalWork()
+	}
 }
 
 // admissionWorker checks transactions gossiped by peers, off the loop.
@@ -122,10 +150,8 @@ func (e *Engine) admissionWorker(ctx context.Context) {
 			if e.mempool.Has(tx.Hash()) {
 				continue
 			}
-			// Pass it on, so it reaches stations the origin cannot; but
-			// not a transaction already committed (a late copy): that one
-			// would bounce between the stations for ever.
-			if r, err := e.admitTx(p.Data); err == nil && !r.Committed {
+			if _, added, err := e.admitTx(p.Data); err == nil && added {
+				// Pass it on, so it reaches stations the origin cannot.
 				e.cfg.Transport.Broadcast(ChannelGossip, p.Data)
 				e.signalWork()
 			}

@@ -117,6 +117,15 @@ func TestProposalFromTheFutureIsNotVotedFor(t *testing.T) {
 	if eng.timely(p) {
 		t.Fatal("a block a minute in the future (skew limit 10 s) was judged timely")
 	}
+	// A proposal for the next height, which the core would buffer until it commits
+	// this one, is judged too.
+	next := &bft.Proposal{Height: eng.core.Height() + 1, POLRound: -1, Block: c.buildFutureBlock(t, time.Now().Add(time.Minute))}
+	if eng.timely(next) {
+		t.Fatal("a next-height block a minute in the future was judged timely")
+	}
+	if on := (&bft.Proposal{Height: eng.core.Height() + 1, POLRound: -1, Block: c.buildFutureBlock(t, time.Now().Add(-time.Hour))}); !eng.timely(on) {
+		t.Fatal("a next-height block on time was judged untimely")
+	}
 	p.POLRound = 0
 	if !eng.timely(p) {
 		t.Fatal("a re-proposal was judged on its time")

@@ -90,6 +90,15 @@ func (c *cluster) start(i int) {
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
 		Heartbeat: beat, Clock: clock, crash: crash,
 	})
+	if errors.Is(err, errCrashed) {
+		// A simulated crash inside the WAL replay: restart again later.
+		c.mu.Lock()
+		c.crashes++
+		c.mu.Unlock()
+		c.net.setDown(i, true)
+		time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+		return
+	}
 	if err != nil {
 		c.t.Fatalf("station %d: %v", i, err)
 	}

@@ -75,19 +75,17 @@ type Engine struct {
 	ledger  *ledger.Ledger
 	wal     *wal.Log
 	signer  *signer.Signer
-	core    *bft.Core
+	core    *bft.Core   // driven only through drv; read for queries
+	drv     *bft.Driver // the persist → send → apply order, shared with the simulator
 	mempool *Mempool
 	duties  *duties
 	stats   stats
 
 	// Loop-owned state.
-	replaying   bool
 	pendingProp *bft.ProposalRequest
 	workSent    uint64 // height for which WorkReady was fed
 	lastSyncAsk time.Time
 	lastServed  []time.Time // per peer: when we last served it decisions
-	crashed     bool
-	fatal       error // a failure found inside a core callback; the loop stops with it
 
 	// Channels into the loop.
 	timers chan bft.Timeout
@@ -157,6 +155,10 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.recoverFromDisk(); err != nil {
+		if errors.Is(err, errCrashed) { // a test's crash point inside the replay
+			e.crash()
+			return nil, err
+		}
 		e.closeDisk()
 		return nil, err
 	}
@@ -203,11 +205,12 @@ func (e *Engine) closeDisk() {
 }
 
 // sign is the core's Signer: the durable double-sign guard, with a crash
-// point right after it released a signature.
+// point right after it released a signature (the driver then carries out
+// nothing of the Ready being made).
 func (e *Engine) sign(height uint64, round uint32, step bft.RoundStep, msg []byte) ([]byte, error) {
 	sig, err := e.signer.Sign(height, round, uint8(step), msg)
-	if err == nil && e.crashAt("after-signer") {
-		e.crashed = true
+	if err == nil && !e.drv.Replaying() && e.crashAt("after-signer") {
+		e.drv.Abort(errCrashed)
 	}
 	return sig, err
 }
@@ -219,14 +222,17 @@ func (e *Engine) validate(height uint64, block []byte) error {
 		return fmt.Errorf("station: block for height %d, chain is at %d", height, h)
 	}
 	err := e.ledger.Validate(block)
-	if errors.Is(err, chain.ErrStateRead) && e.fatal == nil {
+	if errors.Is(err, chain.ErrStateRead) {
 		// The disk failed, not the block: stop rather than vote it down.
-		e.fatal = err
+		e.drv.Abort(err)
 	}
 	return err
 }
 
-// recoverFromDisk rebuilds the core from the store and the WAL.
+// recoverFromDisk rebuilds the core from the store and the WAL: a fresh
+// core at the store's height + 1, then the WAL segments from there replayed
+// through the driver (which logs what the replay signs anew, and sends
+// nothing until startup).
 func (e *Engine) recoverFromDisk() error {
 	h := e.ledger.Height()
 	core, err := bft.New(bft.Config{
@@ -244,41 +250,32 @@ func (e *Engine) recoverFromDisk() error {
 		return err
 	}
 	e.core = core
-	e.replaying = true
-	defer func() { e.replaying = false }()
-	var rd bft.Ready
+	e.drv = bft.NewDriver(core, engineHost{e}, func(point string) error {
+		if e.crashAt(point) {
+			return errCrashed
+		}
+		return nil
+	})
+	var last *bft.Decision
 	if h > 0 {
-		d, err := e.decision(h)
-		if err != nil {
+		if last, err = e.decision(h); err != nil {
 			return err
 		}
-		if rd, err = core.SyncTo(*d); err != nil {
-			return fmt.Errorf("station: the store's head does not verify: %w", err)
-		}
-	} else {
-		rd = core.Start()
 	}
-	if err := e.handle(rd); err != nil {
-		return err
-	}
-	replayed := 0
-	if last, ok := e.wal.Height(); ok && last >= h+1 {
-		err := e.wal.Replay(h+1, func(_ uint64, rec []byte) error {
-			in, err := bft.DecodeInput(rec)
-			if err != nil {
-				return fmt.Errorf("station: WAL record: %w", err)
-			}
-			replayed++
-			return e.handle(core.Step(in))
+	var records []bft.WALRecord
+	if top, ok := e.wal.Height(); ok && top >= h+1 {
+		err := e.wal.Replay(h+1, func(segment uint64, rec []byte) error {
+			records = append(records, bft.WALRecord{Segment: segment, Data: rec})
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	if err := e.wal.StartHeight(core.Height()); err != nil {
-		return err
+	if err := e.drv.Recover(last, records); err != nil {
+		return fmt.Errorf("station: recovering from the WAL: %w", err)
 	}
-	e.log.Info("station recovered", "height", e.ledger.Height(), "round", core.Round(), "wal_records", replayed)
+	e.log.Info("station recovered", "height", e.ledger.Height(), "round", core.Round(), "wal_records", len(records))
 	if e.duties, err = newDuties(e); err != nil {
 		return err
 	}
@@ -325,11 +322,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-// startup does what a replay held back: tell peers our votes and height,
-// answer a pending proposal request, and look for work.
-func (e *Engine) startup() {
-	for _, m := range e.core.LatestVotes() {
-		e.broadcastMsg(m)
+// startup does what a replay held back: tell peers our votes (durable
+// since Recover synced the WAL) and height, answer a pending proposal
+// request, and look for work.
+func (e *Engine) startup() error {
+	if err := e.drv.Resume(); err != nil {
+		return err
 	}
 	if req, ok := e.core.PendingProposal(); ok {
 		e.pendingProp = &req
@@ -337,10 +335,21 @@ func (e *Engine) startup() {
 	e.sendStatus()
 	e.duties.afterBlock(nil)
 	e.signalWork()
+	return nil
 }
 
 func (e *Engine) loop(ctx context.Context) error {
-	e.startup()
+	err := e.loopUntilError(ctx)
+	if errors.Is(err, errCrashed) {
+		return e.crash()
+	}
+	return err
+}
+
+func (e *Engine) loopUntilError(ctx context.Context) error {
+	if err := e.startup(); err != nil {
+		return err
+	}
 	tick := make(chan struct{}, 1)
 	var arm func()
 	arm = func() {
@@ -361,12 +370,6 @@ func (e *Engine) loop(ctx context.Context) error {
 	recv := e.cfg.Transport.Receive()
 	ticks := 0
 	for {
-		if e.crashed {
-			return e.crash()
-		}
-		if e.fatal != nil {
-			return e.fatal
-		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -394,79 +397,52 @@ func (e *Engine) loop(ctx context.Context) error {
 	}
 }
 
-// step logs an input, feeds it to the core and carries out the Ready.
-func (e *Engine) step(in bft.Input) error {
-	rec, err := bft.EncodeInput(in)
-	if err != nil {
-		return nil // not encodable: nothing the core could use (DecodeInput gave it to us)
-	}
-	if err := e.wal.Append(rec); err != nil {
+// step feeds one input through the driver: logged, stepped, and its Ready
+// carried out in the safe order (persist, send, apply; see bft.Driver).
+func (e *Engine) step(in bft.Input) error { return e.drv.Step(in) }
+
+// engineHost is the station's side of bft.Host: its WAL, store and network.
+type engineHost struct{ e *Engine }
+
+func (h engineHost) AppendWAL(records [][]byte) error { return h.e.wal.Append(records...) }
+func (h engineHost) SyncWAL() error                   { return h.e.wal.Sync() }
+func (h engineHost) Send(m bft.Message)               { h.e.broadcastMsg(m) }
+func (h engineHost) Apply(d bft.Decision) error       { return h.e.commit(&d) }
+
+// StartSegment starts the WAL segment of height and drops the segments no
+// restart can need (the store holds their heights).
+func (h engineHost) StartSegment(height uint64) error {
+	if err := h.e.wal.StartHeight(height); err != nil {
 		return err
 	}
-	if e.crashAt("after-wal-append") {
-		e.crashed = true
-		return nil
+	if height > 3 {
+		return h.e.wal.TruncateBefore(height - 2)
 	}
-	return e.handle(e.core.Step(in))
+	return nil
 }
 
-// handle carries out a Ready in the safe order: persist (WAL appended and
-// fsynced; the signer fsynced before each signature), then send, then apply
-// a decided block in one store transaction and only then tell clients.
-func (e *Engine) handle(rd bft.Ready) error {
-	if e.crashed {
-		return nil
-	}
-	if !e.replaying {
-		for _, m := range rd.Buffered {
-			if err := e.appendMsg(m); err != nil {
-				return err
-			}
-		}
-		for _, m := range rd.Messages {
-			if err := e.appendMsg(m); err != nil {
-				return err
-			}
-		}
-		if len(rd.Messages) > 0 {
-			if err := e.wal.Sync(); err != nil {
-				return err
-			}
-			if e.crashAt("after-wal-sync") {
-				e.crashed = true
-				return nil
-			}
-		}
-	}
+// Rest carries out the rest of a Ready: drops are counted, evidence becomes
+// our own transaction, a sync request goes to the peers, timers are armed,
+// and a proposal request is answered when there is work. During a replay
+// only the timers and counts: the rest waits for startup.
+func (h engineHost) Rest(rd bft.Ready) error {
+	e := h.e
 	for _, d := range rd.Dropped {
 		e.onDrop(d)
-	}
-	if !e.replaying {
-		// Everything in this Ready is durable now: it may leave.
-		for _, m := range rd.Messages {
-			e.broadcastMsg(m)
-		}
-	}
-	if rd.Commit != nil {
-		if err := e.commit(rd.Commit); err != nil || e.crashed {
-			return err
-		}
-		if err := e.handle(e.core.Advance()); err != nil || e.crashed {
-			return err
-		}
-	}
-	if !e.replaying {
-		for _, ev := range rd.Evidence {
-			e.submitOwn(&chain.Tx{Kind: chain.TxEvidence, Election: e.fp, Payload: bft.EncodeEvidence(&ev)})
-		}
-		if rd.Sync != nil {
-			e.askSync(rd.Sync.From, rd.Sync.To)
-		}
 	}
 	for _, t := range rd.Timers {
 		e.schedule(t)
 	}
-	if rd.NeedProposal != nil && !e.replaying {
+	if e.drv.Replaying() {
+		return nil
+	}
+	for _, ev := range rd.Evidence {
+		e.submitOwn(&chain.Tx{Kind: chain.TxEvidence, Election: e.fp, Payload: bft.EncodeEvidence(&ev)})
+	}
+	if rd.Sync != nil {
+		e.askSync(rd.Sync.From, rd.Sync.To)
+	}
+	if rd.NeedProposal != nil {
 		req := *rd.NeedProposal
 		e.pendingProp = &req
 		return e.maybePropose()
@@ -474,40 +450,14 @@ func (e *Engine) handle(rd bft.Ready) error {
 	return nil
 }
 
-func (e *Engine) appendMsg(m bft.Message) error {
-	rec, err := bft.EncodeInput(m)
-	if err != nil {
-		return fmt.Errorf("station: encoding our own message: %w", err)
-	}
-	return e.wal.Append(rec)
-}
-
-// commit applies a decided block and stores it; then starts the next WAL
-// segment and tells clients.
+// commit applies a decided block and stores it, then tells clients. (The
+// driver starts the next WAL segment.)
 func (e *Engine) commit(d *bft.Decision) error {
-	if e.crashAt("before-store-commit") {
-		e.crashed = true
-		return nil
-	}
 	a, err := e.ledger.Commit(d.Block, &d.Certificate)
 	if err != nil {
 		// A block a quorum decided does not apply here: a bug or a broken
 		// disk. Stop loudly rather than diverge.
 		return fmt.Errorf("station: committing decided block %d: %w", d.Height, err)
-	}
-	if e.crashAt("after-store-commit") {
-		e.crashed = true
-		return nil
-	}
-	if !e.replaying {
-		if err := e.wal.StartHeight(d.Height + 1); err != nil {
-			return err
-		}
-		if d.Height > 2 {
-			if err := e.wal.TruncateBefore(d.Height - 1); err != nil {
-				return err
-			}
-		}
 	}
 	e.workSent = 0
 	e.pendingProp = nil
@@ -517,15 +467,14 @@ func (e *Engine) commit(d *bft.Decision) error {
 		hashes[i] = bft.HashValue(a.Block.Txs[i])
 	}
 	e.mempool.Remove(hashes...)
-	if e.crashAt("before-notify") {
-		e.crashed = true
-		return nil
+	if !e.drv.Replaying() && e.crashAt("before-notify") {
+		return errCrashed
 	}
 	e.waiters.committed(hashes, d.Height)
 	e.publishStatus()
 	e.events.publish(Event{Height: d.Height, Phase: a.State.Phase, Txs: len(a.Txs), Counted: a.State.Counted})
 	e.log.Debug("committed", "height", d.Height, "txs", len(a.Txs), "phase", a.State.Phase)
-	if !e.replaying {
+	if !e.drv.Replaying() {
 		e.duties.afterBlock(a)
 	}
 	return nil
@@ -593,13 +542,17 @@ func (e *Engine) onPacket(p Packet) error {
 // timely checks a fresh proposal's block time against our clock: a block
 // more than max_clock_skew_ms in our future is not prevoted for. The check
 // happens here, before the proposal is logged, so that a WAL replay sees
-// the same inputs whatever the clock says then. Nothing is lost: if the
+// the same inputs whatever the clock says then; it covers every proposal the
+// core is given, for the current height and for the next (which the core
+// buffers and takes up after the commit: judged now, against a clock that
+// only moves forward, so never more leniently). Nothing is lost: if the
 // others decide that block anyway, this station fetches it by block sync,
 // where no clock is consulted. Re-proposals of a value that already had a
-// quorum (POLRound ≥ 0) are not checked.
+// quorum (POLRound ≥ 0; the core checks the 2f+1 prevotes) are not
+// checked: at least f+1 honest stations found its time acceptable.
 func (e *Engine) timely(p *bft.Proposal) bool {
-	if p.POLRound >= 0 || p.Height != e.core.Height() {
-		return true
+	if h := e.core.Height(); p.POLRound >= 0 || p.Height < h || p.Height > h+1 {
+		return true // past heights are answered before; far-future ones the core drops
 	}
 	b, err := chain.DecodeBlock(p.Block, e.params.MaxBlockBytes)
 	if err != nil {
@@ -626,7 +579,7 @@ func (e *Engine) crash() error {
 }
 
 func (e *Engine) crashAt(point string) bool {
-	return e.cfg.crash != nil && !e.replaying && e.cfg.crash(point)
+	return e.cfg.crash != nil && e.cfg.crash(point)
 }
 
 // Close releases the station's files after Run has returned.

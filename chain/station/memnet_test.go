@@ -22,6 +22,14 @@ type memNet struct {
 	rng      *rand.Rand
 	onSend   func(from, to int, ch Channel, data []byte)
 	tamper   map[int]func(to int, ch Channel, data []byte) [][]byte
+	sent     [8]int // test-only counter: messages stations sent, per channel
+}
+
+// sentOn returns how many messages were sent on ch so far.
+func (m *memNet) sentOn(ch Channel) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sent[ch]
 }
 
 func newMemNet(n int, seed uint64) *memNet {
@@ -96,6 +104,9 @@ func (m *memNet) setFaults(lossPerMille int, maxDelay time.Duration) {
 
 func (m *memNet) send(from, to int, ch Channel, data []byte) {
 	m.mu.Lock()
+	if int(ch) < len(m.sent) {
+		m.sent[ch]++
+	}
 	if m.onSend != nil {
 		m.onSend(from, to, ch, data)
 	}

@@ -50,7 +50,7 @@ func (e *Engine) onWork() error {
 // maybePropose answers a pending proposal request when there is work.
 func (e *Engine) maybePropose() error {
 	req := e.pendingProp
-	if req == nil || e.crashed {
+	if req == nil || e.drv.Err() != nil {
 		return nil
 	}
 	if req.Height != e.core.Height() {

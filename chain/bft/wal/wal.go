@@ -9,7 +9,7 @@
 //	err = l.Replay(committed+1, feedCore) // inputs of the height in progress, in order
 //	err = l.StartHeight(core.Height())    // no-op if that segment is already current
 //	for each input {
-//		l.Append(input)                   // buffered, cheap
+//		l.Append(input, ready's messages...) // one group, buffered, cheap
 //		if the core's Ready has messages {
 //			l.Sync()                      // flush + fsync BEFORE any signed message leaves
 //		}
@@ -191,6 +191,13 @@ func Open(dir string) (*Log, Recovery, error) {
 		if err != nil {
 			return nil, Recovery{}, fmt.Errorf("wal: open %s for append: %w", path, err)
 		}
+		// What a crashed process wrote without fsync survived in the page cache and
+		// will be replayed, and the messages it holds may be sent again: make it
+		// durable first.
+		if err := fsync(f); err != nil {
+			f.Close()
+			return nil, Recovery{}, fmt.Errorf("wal: fsync %s: %w", path, err)
+		}
 		l.f = f
 	}
 	return l, rec, nil
@@ -218,21 +225,32 @@ func (l *Log) Heights() []uint64 {
 	return hs
 }
 
-// Append adds a record to the current segment. It is buffered: it is durable only
-// after the next Sync (or StartHeight or Close).
-func (l *Log) Append(record []byte) error {
+// Append adds records, in order, to the current segment as one group. It is
+// buffered: the records are durable only after the next Sync (or StartHeight or
+// Close). A group is never split by a flush: when the buffer grows past its
+// threshold it is written out after the whole group, so a crashed process leaves
+// either all of a group in the file or none of it. (The caller logs an input with
+// the messages it produced as one group: the input must not become durable
+// without them. A power cut can still keep a prefix of what was not synced; nothing
+// of it has left the node.) Either every record is appended or, if one is too
+// large, none.
+func (l *Log) Append(records ...[]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if len(record) > MaxRecordSize {
-		return fmt.Errorf("%w: %d bytes, the maximum is %d", ErrRecordTooLarge, len(record), MaxRecordSize)
+	for _, r := range records {
+		if len(r) > MaxRecordSize {
+			return fmt.Errorf("%w: %d bytes, the maximum is %d", ErrRecordTooLarge, len(r), MaxRecordSize)
+		}
 	}
 	if l.f == nil {
 		return ErrNoSegment
 	}
-	l.buf = appendFrame(l.buf, record)
+	for _, r := range records {
+		l.buf = appendFrame(l.buf, r)
+	}
 	if len(l.buf) >= flushThreshold {
 		return l.flush()
 	}
