@@ -238,10 +238,11 @@ func (e *Endpoint) accept() {
 		}
 		if n := p.conns.Add(1); p.MaxConns > 0 && n > int64(p.MaxConns) {
 			p.conns.Add(-1)
-			conn.CloseWithError(CodeBusy, "too many connections")
+			// Count before closing: whoever sees the refusal finds it counted.
 			if p.Busy != nil {
 				p.Busy()
 			}
+			conn.CloseWithError(CodeBusy, "too many connections")
 			continue
 		}
 		e.wg.Add(1)
