@@ -1073,7 +1073,7 @@ func (c *Core) tryDecide(r uint32) bool {
 }
 
 func (c *Core) decide(d Decision) {
-	c.keepLast()
+	c.keepLast(d.Certificate.Round)
 	c.remember(d)
 	c.out.Commit = &d
 	c.resetHeight(d.Height + 1)

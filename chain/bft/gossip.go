@@ -203,7 +203,7 @@ type Inventory struct {
 	// equivocator's votes for one round and type in the order the node got them.
 	Votes []*Vote
 	// Decided: Height is decided here (LastInventory); Plan sends only the votes that
-	// conflict with a peer's.
+	// conflict with a peer's and what the peer needs to decide.
 	Decided bool
 }
 
@@ -349,9 +349,12 @@ func messageSize(m Message) int {
 // block (line 28 of the algorithm needs them); the prevotes and precommits of round P;
 // if R > P, the proposal and votes of round R and the precommits of round R-1 (they
 // take the peer to our round); then the precommits of any round where inv holds a
-// quorum of precommits for one block (the peer can decide with them). For any other
-// height only the conflicting votes are sent: a node keeps its last decided height's
-// votes so that an equivocation seen by two nodes that both moved on is still proven.
+// quorum of precommits for one block, with that block's proposal (the peer can decide
+// with them). For a height inv has decided (Core.LastInventory, a peer one height
+// behind) only the conflicting votes and the deciding precommits and proposal are
+// sent: a node keeps its last decided height's votes so that an equivocation seen by
+// two nodes that both moved on is still proven, and so that a peer that lost the last
+// precommits decides without block sync.
 func Plan(inv *Inventory, peer *Have, skip func(ItemKey) bool, lim PlanLimits) []Message {
 	if inv == nil || peer == nil || peer.Height != inv.Height || len(inv.Votes)+len(inv.Proposals) == 0 {
 		return nil
@@ -416,21 +419,20 @@ func Plan(inv *Inventory, peer *Have, skip func(ItemKey) bool, lim PlanLimits) [
 			add(Message{Vote: v})
 		}
 	}
-	if full || inv.Decided {
-		return out
-	}
-	P, R := peer.Round, inv.Round
-	// 2-3. The peer's round.
-	sendProposal(P)
-	votesOf(P, Prevote, nil)
-	votesOf(P, Precommit, nil)
-	// 4. Ours, if ahead.
-	if R > P {
-		sendProposal(R)
-		votesOf(R, Prevote, nil)
-		votesOf(R, Precommit, nil)
-		if R-1 > P {
-			votesOf(R-1, Precommit, nil)
+	if !inv.Decided {
+		P, R := peer.Round, inv.Round
+		// 2-3. The peer's round.
+		sendProposal(P)
+		votesOf(P, Prevote, nil)
+		votesOf(P, Precommit, nil)
+		// 4. Ours, if ahead.
+		if R > P {
+			sendProposal(R)
+			votesOf(R, Prevote, nil)
+			votesOf(R, Precommit, nil)
+			if R-1 > P {
+				votesOf(R-1, Precommit, nil)
+			}
 		}
 	}
 	// 5. Precommit quorums of any round.
@@ -453,15 +455,19 @@ func Plan(inv *Inventory, peer *Have, skip func(ItemKey) bool, lim PlanLimits) [
 			}
 		}
 		if quorum != nil {
+			if p := proposal(r); p != nil && p.BlockHash() == *quorum && !peer.HasProposal(r) {
+				add(Message{Proposal: p})
+			}
 			votesOf(r, Precommit, quorum)
 		}
 	}
 	return out
 }
 
-// lastHeight is what the core keeps of the height it decided last: its votes (the
-// blocks are dropped), so that gossip can still relay a vote that proves an
-// equivocation after both sides moved on, and a conflicting vote arriving late still
+// lastHeight is what the core keeps of the height it decided last: its votes and the
+// proposal of the deciding round (other blocks are dropped), so that gossip can bring
+// a peer one height behind what it needs to decide, and relay a vote that proves an
+// equivocation after both sides moved on; a conflicting vote arriving late still
 // becomes Evidence. Kept until the next decision.
 type lastHeight struct {
 	height   uint64
@@ -472,9 +478,11 @@ type lastHeight struct {
 
 // keepLast saves the current height's votes as the last height's, before a decision
 // resets them.
-func (c *Core) keepLast() {
-	for _, rs := range c.rounds {
-		rs.proposal = nil
+func (c *Core) keepLast(decided uint32) {
+	for r, rs := range c.rounds {
+		if r != decided {
+			rs.proposal = nil
+		}
 	}
 	c.last = &lastHeight{height: c.height, round: c.round, rounds: c.rounds, evidence: c.evidence}
 }
@@ -490,14 +498,15 @@ func (c *Core) Inventory() Inventory {
 	return inv
 }
 
-// LastInventory returns the votes the core holds of the height it decided last, if it
-// decided one since it was started (a core moved on by SyncTo keeps none).
+// LastInventory returns the votes (and the deciding round's proposal) the core holds of
+// the height it decided last, if it decided one since it was started (a core moved on
+// by SyncTo keeps none).
 func (c *Core) LastInventory() (Inventory, bool) {
 	if c.last == nil {
 		return Inventory{}, false
 	}
 	inv := Inventory{Height: c.last.height, Round: c.last.round, N: c.n, Quorum: c.q, Decided: true}
-	_, inv.Votes = collect(c.last.rounds)
+	inv.Proposals, inv.Votes = collect(c.last.rounds)
 	return inv, true
 }
 

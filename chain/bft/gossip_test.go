@@ -118,10 +118,24 @@ func TestPlanRelaysConflictingVotesFirst(t *testing.T) {
 	dec := *inv
 	dec.Decided = true
 	peerHave.Round = 0
-	peerHave.Rounds[0].Precommits = nil // it lacks precommits too: not sent for a decided height
+	peerHave.Rounds[0].Precommits = nil // it lacks the deciding precommits
+	peerHave.Rounds = peerHave.Rounds[:1]
+	dec.Proposals = dec.Proposals[:1] // a decided inventory keeps the deciding round's proposal
 	got = bft.Plan(&dec, &peerHave, nil, noLimit)
-	if len(got) != 1 || got[0].Vote.Validator != 3 {
-		t.Fatalf("decided height: got %v, want only the conflicting vote", keys(got))
+	if len(got) != 5 || got[0].Vote.Validator != 3 || got[0].Vote.Type != bft.Prevote {
+		t.Fatalf("decided height: got %v, want the conflicting vote, then the 4 deciding precommits", keys(got))
+	}
+	for _, m := range got[1:] {
+		if m.Vote == nil || m.Vote.Type != bft.Precommit || m.Vote.Round != 0 {
+			t.Fatalf("decided height: sent %s, want only the deciding precommits after the conflict", m)
+		}
+	}
+	// A peer that lacks the block too gets the deciding proposal; nothing of round 1
+	// (a decided height's other rounds are no use to it).
+	peerHave.Rounds[0].Proposal = false
+	got = bft.Plan(&dec, &peerHave, nil, noLimit)
+	if len(got) != 6 || got[1].Proposal == nil || got[1].Proposal.Round != 0 {
+		t.Fatalf("decided height, block missing: got %v", keys(got))
 	}
 }
 
@@ -243,7 +257,7 @@ func TestGossipRelayProvesEquivocation(t *testing.T) {
 		t.Fatalf("c did not decide height 2 (at %d)", c.Height())
 	}
 	last, ok := c.LastInventory()
-	if !ok || !last.Decided || last.Height != 2 {
+	if !ok || !last.Decided || last.Height != 2 || len(last.Proposals) != 1 || len(last.Votes) != 5 {
 		t.Fatalf("no inventory of the decided height: %+v", last)
 	}
 	late := bft.Message{Vote: signVote(privs[3], bft.Prevote, 2, 0, x, 3)}

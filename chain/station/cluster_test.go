@@ -39,6 +39,8 @@ type cluster struct {
 	clocks  map[int]Clock // per-station clocks, overriding clock
 	tick    time.Duration
 	beat    time.Duration
+	// noGossip starts the stations with gossip off (Config.noGossip).
+	noGossip bool
 }
 
 func testTimeouts() bft.TimeoutConfig {
@@ -88,7 +90,7 @@ func (c *cluster) start(i int) {
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: clock, crash: crash,
+		Heartbeat: beat, Clock: clock, crash: crash, noGossip: c.noGossip,
 	})
 	if errors.Is(err, errCrashed) {
 		// A simulated crash inside the WAL replay: restart again later.

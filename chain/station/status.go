@@ -27,7 +27,7 @@ type Status struct {
 }
 
 type stats struct {
-	accepted, rejected, dropped, blocks, decisionsServed atomic.Uint64
+	accepted, rejected, dropped, blocks, decisionsServed, gossiped atomic.Uint64
 }
 
 // Status returns the latest snapshot.
