@@ -363,6 +363,7 @@ func (a *Auditor) aggregate(h uint64, payloads [][]byte, at []int) *Failure {
 			return &Failure{Check: CheckTurnout, Rule: "unknown-station", Height: h, Tx: at[k], Detail: fmt.Sprintf("ballot counted at unknown station %q", d.Ballot.Station)}
 		}
 		a.turnout[s]++
+		a.counts[CheckTurnout]++
 		for ci := range d.Ciphertexts {
 			for si := range d.Ciphertexts[ci] {
 				a.acc[ci][si].AddDecoded(&d.Ciphertexts[ci][si])

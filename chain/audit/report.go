@@ -29,6 +29,7 @@ const (
 	CheckShares        = "decryption-shares"         // every share's proof against its station's public share
 	CheckResult        = "result"                    // the combination of t shares and the published counts
 	CheckEquivocation  = "equivocation-evidence"     // evidence on the chain verifies (and is reported with its station)
+	CheckSources       = "stations-agree"            // every station asked serves the same chain (urna tally --node)
 )
 
 // checkOrder is the report's order, with what each check counts.
@@ -51,10 +52,11 @@ var checkOrder = []struct{ name, counts string }{
 	{CheckContest, "proofs"},
 	{CheckChallenged, "challenged ballots"},
 	{CheckAggregation, "ballots summed"},
-	{CheckTurnout, "stations"},
+	{CheckTurnout, "ballots attributed"},
 	{CheckShares, "share proofs"},
 	{CheckResult, "totals"},
 	{CheckEquivocation, "pieces of evidence"},
+	{CheckSources, "blocks compared"},
 }
 
 // CheckNames lists every check name in report order.
