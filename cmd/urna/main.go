@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"status":   {"one screen of facts from a running station", runStatus},
 	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
 	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
+	"demo":     {"run a whole election on this machine and verify it (a minute)", runDemo},
 }
 
 func main() {
