@@ -804,9 +804,9 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 				}
 				you := ""
 				if yours != nil && slices.Contains(yours[ci], j) {
-					you = "  (your ballot too)"
+					you = " + yours"
 				}
-				fmt.Fprintf(w, "    %-34s %6d   plain choices %6d %s%s\n", cand.Name, got, expected[ci][j], mark, you)
+				fmt.Fprintf(w, "    %-34s %6d   plain choices %6d%s %s\n", cand.Name, got, expected[ci][j], you, mark)
 			}
 		}
 		fmt.Fprintln(w)
@@ -815,11 +815,14 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 			fmt.Fprintf(w, "PROBLEM: %s\n", p)
 		}
 		if ok {
-			fmt.Fprintf(w, "\nVERIFIED: the record of %d ballots (%d challenged, not counted) tallies to exactly the plain choices.\n", ver.counted, ver.spoiled)
+			yoursToo := ""
+			if yours != nil {
+				yoursToo = " and yours"
+			}
+			fmt.Fprintf(w, "\nVERIFIED: the record's %d counted ballots tally to exactly the simulated voters' plain choices%s.\n", ver.counted, yoursToo)
 		}
 		if d.keep {
-			fmt.Fprintf(w, "\nkept in %s: genesis.json, station-*/ (homes and logs), election.record\n", d.dir)
-			fmt.Fprintf(w, "check it yourself: urna tally --genesis %s --record %s\n", filepath.Join(d.dir, homeGenesis), recordPath)
+			fmt.Fprintf(w, "\nkept in %s: genesis.json, station-*/ (homes) and station-*.log, election.record\n", d.dir)
 		}
 	}
 	if !ok {

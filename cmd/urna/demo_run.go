@@ -246,7 +246,7 @@ func verifyRecord(ctx context.Context, genesisPath, recordPath string) (*verifie
 	fmt.Fprintf(&r, "  %d blocks, each certified by at least %d of the %d stations' signatures and each applied by the election's rules\n", st.Height, 2*g.F()+1, g.N())
 	fmt.Fprintf(&r, "  the key ceremony, the officials' approvals (%d to open, %d to close)\n", g.OpenQuorum(), g.CloseQuorum())
 	fmt.Fprintf(&r, "  %d ballots counted: every proof and signature checked, one per voting code of the roll\n", st.Counted)
-	fmt.Fprintf(&r, "  %d ballots challenged: each opened and checked, none counted\n", st.Spoiled)
+	fmt.Fprintf(&r, "  %d challenged ballots: each opening checked, none counted\n", st.Spoiled)
 	fmt.Fprintf(&r, "  the tally at block %d: %d stations' decryption shares, each proved, combined into the result\n", st.TallyHeight, popcount(st.Shared))
 	out.report = r.String()
 	return out, ctx.Err()
