@@ -243,7 +243,7 @@ func verifyRecord(ctx context.Context, genesisPath, recordPath string) (*verifie
 	}
 	var r strings.Builder
 	fmt.Fprintf(&r, "Verification of %s against genesis %x… (%v):\n", filepath.Base(recordPath), fp[:8], time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(&r, "  %d blocks, each certified by at least %d of the %d stations' signatures and each applied by the election's rules\n", st.Height, 2*g.F()+1, g.N())
+	fmt.Fprintf(&r, "  %d blocks, each certified by at least %d of the %d stations' signatures and each applied by the election's rules\n", st.Height, 2*g.N()/3+1, g.N())
 	fmt.Fprintf(&r, "  the key ceremony, the officials' approvals (%d to open, %d to close)\n", g.OpenQuorum(), g.CloseQuorum())
 	fmt.Fprintf(&r, "  %d ballots counted: every proof and signature checked, one per voting code of the roll\n", st.Counted)
 	fmt.Fprintf(&r, "  %d challenged ballots: each opening checked, none counted\n", st.Spoiled)
