@@ -22,6 +22,7 @@ import (
 
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/audit"
 	"github.com/urna-vote/urna/chain/genesis"
 	"github.com/urna-vote/urna/chain/verify"
 	"github.com/urna-vote/urna/net/api"
@@ -256,7 +257,7 @@ func (d *demo) run(ctx context.Context, cfgPath string) error {
 	d.out.say("stopped the %d stations", g.N())
 
 	// 9. The verification of the record, trusting no station.
-	d.out.say("verifying the record: every block, certificate, ballot proof and decryption share …")
+	d.out.say("verifying the record, trusting no station: urna tally --genesis %s --record %s", genesisPath, recordPath)
 	ver, err := verifyRecord(ctx, genesisPath, recordPath)
 	if err != nil {
 		return err
@@ -717,6 +718,8 @@ type demoJSON struct {
 	Problems []string  `json:"problems,omitempty"`
 	Refused  []refusal `json:"refused"`
 	Tracked  int       `json:"tracking_codes_checked"`
+	// Tally is urna tally's report on the exported record.
+	Tally *audit.Report `json:"tally,omitempty"`
 	// With --keep: where the election is.
 	Dir     string   `json:"dir,omitempty"`
 	Genesis string   `json:"genesis,omitempty"`
@@ -770,7 +773,7 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 			Election: g.ElectionID(), Fingerprint: hex.EncodeToString(fp[:]), Seed: d.seed,
 			Stations: g.N(), Voters: d.voters, Challenged: countChallenges(d.ballots), Counted: ver.counted,
 			Expected: named(expected), Counts: named(counts), Verified: ok, Problems: problems,
-			Refused: refused, Tracked: tracked,
+			Refused: refused, Tracked: tracked, Tally: ver.audit,
 		}
 		if d.keep {
 			doc.Dir, doc.Genesis, doc.Record = d.dir, filepath.Join(d.dir, homeGenesis), recordPath
@@ -786,7 +789,9 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 	} else {
 		w := d.stdout
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Results of %s (verified from the record)\n", g.Election().Title)
+		fmt.Fprint(w, ver.report)
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "The verified result against the simulated voters' plain choices:\n")
 		for ci, c := range g.Contests() {
 			fmt.Fprintf(w, "\n  %s\n", c.Title)
 			for j, cand := range c.Candidates {
@@ -809,8 +814,6 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 				fmt.Fprintf(w, "    %-34s %6d   plain choices %6d%s %s\n", cand.Name, got, expected[ci][j], you, mark)
 			}
 		}
-		fmt.Fprintln(w)
-		fmt.Fprint(w, ver.report)
 		for _, p := range problems {
 			fmt.Fprintf(w, "PROBLEM: %s\n", p)
 		}
@@ -823,6 +826,7 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 		}
 		if d.keep {
 			fmt.Fprintf(w, "\nkept in %s: genesis.json, station-*/ (homes) and station-*.log, election.record\n", d.dir)
+			fmt.Fprintf(w, "verify it again: urna tally --genesis %s --record %s\n", filepath.Join(d.dir, homeGenesis), recordPath)
 		}
 	}
 	if !ok {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,9 +14,7 @@ import (
 	"time"
 
 	"github.com/urna-vote/urna/ballot"
-	"github.com/urna-vote/urna/chain"
-	"github.com/urna-vote/urna/chain/genesis"
-	"github.com/urna-vote/urna/chain/record"
+	"github.com/urna-vote/urna/chain/audit"
 )
 
 // The demo's machinery: its station processes, its progress lines, the
@@ -207,55 +204,36 @@ func (d *demo) voteInTerminal(ctx context.Context, h *humanVoter) error {
 
 // verified is what the verification of the record found.
 type verified struct {
+	audit            *audit.Report
 	result           [][]uint64 // per contest, per candidate
 	counted, spoiled uint64
-	report           string // the verification report, for people
+	report           string // urna tally's report, for people
 	problems         []string
 }
 
-// verifyRecord verifies an election record against the genesis alone.
+// verifyRecord verifies an election record against the genesis alone,
+// exactly as `urna tally --genesis G --record R` does.
 func verifyRecord(ctx context.Context, genesisPath, recordPath string) (*verified, error) {
-	g, err := genesis.Load(genesisPath)
-	if err != nil {
+	var out strings.Builder
+	rep, err := tallyRecord(ctx, genesisPath, recordPath, &out, false)
+	if rep == nil {
 		return nil, err
 	}
-	f, err := os.Open(recordPath)
-	if err != nil {
-		return nil, err
+	if err != nil && rep.Verified {
+		return nil, err // the audit could not be completed
 	}
-	defer f.Close()
-	start := time.Now()
-	fp := g.Fingerprint()
-	v, err := record.Replay(f, &fp, nil)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil, err
+	v := &verified{audit: rep, counted: rep.Counted, spoiled: rep.Challenged, report: out.String()}
+	for _, c := range rep.Results {
+		counts := make([]uint64, len(c.Candidates))
+		for j, cand := range c.Candidates {
+			counts[j] = cand.Votes
 		}
-		return &verified{problems: []string{"the record does not verify: " + err.Error()}}, nil
+		v.result = append(v.result, counts)
 	}
-	st := v.State
-	out := &verified{result: st.Result, counted: st.Counted, spoiled: st.Spoiled}
-	if st.Phase != chain.PhaseTallied {
-		out.problems = append(out.problems, fmt.Sprintf("the record ends in phase %s, not TALLIED", st.Phase))
+	if !rep.Verified {
+		v.problems = append(v.problems, "urna tally: the record does not verify: "+rep.FirstFailure.Error())
+	} else if !rep.Tallied {
+		v.problems = append(v.problems, fmt.Sprintf("urna tally: the record holds no verified result (phase %s)", rep.Phase))
 	}
-	if st.TallyError != "" {
-		out.problems = append(out.problems, fmt.Sprintf("the tally failed: %s", st.TallyError))
-	}
-	var r strings.Builder
-	fmt.Fprintf(&r, "Verification of %s against genesis %x… (%v):\n", filepath.Base(recordPath), fp[:8], time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(&r, "  %d blocks, each certified by at least %d of the %d stations' signatures and each applied by the election's rules\n", st.Height, 2*g.N()/3+1, g.N())
-	fmt.Fprintf(&r, "  the key ceremony, the officials' approvals (%d to open, %d to close)\n", g.OpenQuorum(), g.CloseQuorum())
-	fmt.Fprintf(&r, "  %d ballots counted: every proof and signature checked, one per voting code of the roll\n", st.Counted)
-	fmt.Fprintf(&r, "  %d challenged ballots: each opening checked, none counted\n", st.Spoiled)
-	fmt.Fprintf(&r, "  the tally at block %d: %d stations' decryption shares, each proved, combined into the result\n", st.TallyHeight, popcount(st.Shared))
-	out.report = r.String()
-	return out, ctx.Err()
-}
-
-func popcount(x uint64) int {
-	n := 0
-	for ; x != 0; x &= x - 1 {
-		n++
-	}
-	return n
+	return v, nil
 }

@@ -50,6 +50,9 @@ func TestDemo(t *testing.T) {
 	if !doc.Verified || len(doc.Problems) > 0 {
 		t.Fatalf("not verified: %v", doc.Problems)
 	}
+	if doc.Tally == nil || !doc.Tally.Verified || !doc.Tally.Tallied || doc.Tally.Fingerprint != doc.Fingerprint {
+		t.Fatalf("urna tally's report in the document: %+v", doc.Tally)
+	}
 	if doc.Counted != 20 || doc.Voters != 20 || doc.Stations != 4 || doc.Challenged < 1 || len(doc.Fingerprint) != 64 {
 		t.Fatalf("document: %+v", doc)
 	}
@@ -245,5 +248,37 @@ func TestPlannedBallots(t *testing.T) {
 	}
 	if blank == 0 {
 		t.Error("no blank contest in 200 ballots")
+	}
+}
+
+// The demo says NOT verified, and fails, when the verified counts are not
+// the plain choices' or when urna tally finds the record bad.
+func TestDemoReportMismatch(t *testing.T) {
+	g := mayor(t)
+	ballots := plannedBallots(g, 20, 3)
+	right := expectedCounts(g, ballots)
+	wrong := [][]uint64{slices.Clone(right[0])}
+	wrong[0][0]++
+	wrong[0][1]--
+	for _, tc := range []struct {
+		name string
+		ver  verified
+		ok   bool
+	}{
+		{"equal", verified{result: right, counted: 20}, true},
+		{"a vote moved", verified{result: wrong, counted: 20}, false},
+		{"a ballot lost", verified{result: right, counted: 19}, false},
+		{"the record does not verify", verified{result: right, counted: 20, problems: []string{"urna tally: bad certificate"}}, false},
+	} {
+		var out strings.Builder
+		d := &demo{genesis: g, ballots: ballots, voters: 20, json: true, stdout: &out}
+		err := d.report(&tc.ver, nil, nil, 0, "r")
+		var doc demoJSON
+		if jerr := json.Unmarshal([]byte(out.String()), &doc); jerr != nil {
+			t.Fatalf("%s: %v", tc.name, jerr)
+		}
+		if (err == nil) != tc.ok || doc.Verified != tc.ok || (len(doc.Problems) == 0) != tc.ok {
+			t.Errorf("%s: error %v, verified %v, problems %v; want ok %v", tc.name, err, doc.Verified, doc.Problems, tc.ok)
+		}
 	}
 }
