@@ -75,81 +75,20 @@ func TestChaos(t *testing.T) {
 	start := time.Now()
 	voters := 150 + 60*kills // more than the load can use in the run
 
-	dir := filepath.Join(t.TempDir(), "e")
-	if keep := os.Getenv("URNA_E2E_KEEP"); keep != "" {
-		dir = filepath.Join(keep, fmt.Sprintf("chaos-%d", time.Now().Unix()))
-		t.Logf("keeping the election and the nodes' logs in %s", dir)
-	}
-	var addrs []string
-	for range 4 {
-		p, err := freePort("udp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-	}
-	if _, err := runBin(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir,
-		"--voters", strconv.Itoa(voters), "--addresses", strings.Join(addrs, ","), "--metrics", "off"); err != nil {
-		t.Fatal(err)
-	}
-	e := loadTestElection(t, dir)
-	g := e.genesis
-	nodes := make([]*nodeProc, 4)
-	for i := range nodes {
-		nodes[i] = startNode(t, e.home(i))
-	}
-	defer func() {
-		if t.Failed() {
-			for i, n := range nodes {
-				t.Logf("station %d log tail:\n%s", i, n.logTail())
-			}
-		}
-	}()
+	e, addrs, nodes := loopbackElection(t, "chaos", voters, nil)
 	mon := newMonitor(t, e)
 	el := e.electionKey(t, e.dial(t, 0, ""))
-	gen := filepath.Join(dir, "genesis.json")
-	for i, o := range []string{"clerk", "deputy-clerk"} {
-		if _, err := runBin(t, "polls", "open", "--key", filepath.Join(dir, "officials", o+".key"), "--node", addrs[i], "--genesis", gen); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitPhase(t, e.dial(t, 0, ""), chain.PhaseOpen, 60*time.Second)
+	openPolls(t, e, addrs)
 	t.Logf("polls open after %v", time.Since(start).Round(time.Millisecond))
 
 	// The load: workers that each cast a ballot, wait until told it is
 	// committed (moving to another station when theirs dies or hangs), and
 	// pause a little before the next.
-	load := newChaosLoad(e, el, voters)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	for w := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			load.worker(ctx, w)
-		}()
-	}
+	load := startLoad(t, e, el, voters)
 	waitFor(t, 2*time.Minute, "the first ballots", func() (bool, error) { return load.committed() >= 10, load.err() })
 
-	// progress waits until more ballots are committed than when it was
-	// called: the cluster is live with the station that is down.
-	progress := func(what string) {
-		t.Helper()
-		at := load.committed()
-		waitFor(t, 3*time.Minute, what, func() (bool, error) {
-			return load.committed() > at+2, load.err()
-		})
-	}
-	// catchUp waits until station i is at least as high as the others were.
-	catchUp := func(i int) {
-		t.Helper()
-		target := mon.maxHeight(i)
-		waitFor(t, 3*time.Minute, fmt.Sprintf("station %d to catch up to height %d", i, target), func() (bool, error) {
-			h, err := mon.height(i)
-			return err == nil && h >= target, err
-		})
-	}
+	progress := func(what string) { load.progress(t, what) }
+	catchUp := func(i int) { mon.catchUp(t, i) }
 	rng := mrand.New(mrand.NewPCG(seed, 0x63686f73))
 	sleep := func(lo, hi time.Duration) { time.Sleep(lo + time.Duration(rng.Int64N(int64(hi-lo)))) }
 	pauseEvery := kills / pauses
@@ -183,14 +122,73 @@ func TestChaos(t *testing.T) {
 			t.Logf("station %d frozen (SIGSTOP) for more than the timeouts and thawed: %d ballots committed, %v", j, load.committed(), time.Since(start).Round(time.Millisecond))
 		}
 	}
-	load.stop()
-	wg.Wait()
-	if err := load.err(); err != nil {
-		t.Fatal(err)
-	}
+	load.finish(t)
 	t.Logf("chaos over: %d kills, %d freezes, %d ballots committed (%d resubmitted after a failure), %v",
 		kills, freezes, load.committed(), load.retried.Load(), time.Since(start).Round(time.Millisecond))
 
+	end := closeAndVerify(t, e, addrs, nodes, mon, load)
+	t.Logf("chaos run: %d kills, %d freezes, %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations, result %v, record replays; %v",
+		kills, freezes, end.told, end.counted, end.head, end.headHash[:6], end.result, time.Since(start).Round(time.Millisecond))
+}
+
+// openPolls opens the polls with two officials' approvals through
+// stations 0 and 1.
+func openPolls(t *testing.T, e *testElection, addrs []string) {
+	t.Helper()
+	gen := filepath.Join(e.dir, "genesis.json")
+	for i, o := range []string{"clerk", "deputy-clerk"} {
+		if _, err := runBin(t, "polls", "open", "--key", filepath.Join(e.dir, "officials", o+".key"), "--node", addrs[i], "--genesis", gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPhase(t, e.dial(t, 0, ""), chain.PhaseOpen, 60*time.Second)
+}
+
+// startLoad starts six workers casting ballots (see chaosLoad.worker).
+func startLoad(t *testing.T, e *testElection, el *ballot.Election, voters int) *chaosLoad {
+	l := newChaosLoad(e, el, voters)
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	for w := range 6 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.worker(ctx, w)
+		}()
+	}
+	t.Cleanup(func() { cancel(); l.wg.Wait() })
+	return l
+}
+
+// finish stops the workers once their ballots in flight are committed,
+// and fails the test if one failed.
+func (l *chaosLoad) finish(t *testing.T) {
+	t.Helper()
+	l.stop()
+	l.wg.Wait()
+	if err := l.err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifiedEnd is what closeAndVerify established.
+type verifiedEnd struct {
+	told, counted uint64
+	head          uint64
+	headHash      [32]byte
+	result        []uint64
+}
+
+// closeAndVerify closes the polls, waits for the tally on every station
+// and checks the end of a run: the same chain on every station, every
+// ballot a client was told is committed in it where it was told, no
+// evidence, the result the plain count of the ballots on the chain, the
+// exported record replays, and each station's double-sign guard state is
+// at or past its last precommit on the chain. It stops the nodes.
+func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*nodeProc, mon *monitor, load *chaosLoad) verifiedEnd {
+	t.Helper()
+	dir, g := e.dir, e.genesis
+	gen := filepath.Join(dir, "genesis.json")
 	// Close the polls and wait for the tally on every station.
 	for i, o := range []string{"clerk", "observer"} {
 		if _, err := runBin(t, "polls", "close", "--key", filepath.Join(dir, "officials", o+".key"), "--node", addrs[2+i], "--genesis", gen); err != nil {
@@ -316,8 +314,48 @@ func TestChaos(t *testing.T) {
 				i, lh, lr, ls, signed[i].height, signed[i].round)
 		}
 	}
-	t.Logf("chaos run: %d kills, %d freezes, %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations, result %v, record replays; %v",
-		kills, freezes, len(casts), st.Counted, head, headHash[:6], st.Result[0], time.Since(start).Round(time.Millisecond))
+	return verifiedEnd{told: uint64(len(casts)), counted: st.Counted, head: head, headHash: headHash, result: st.Result[0]}
+}
+
+// loopbackElection makes an election of four stations on loopback with
+// `urna init` and starts their nodes; prepare, if not nil, runs before they
+// start (to change a station's home). On failure the nodes' log tails are
+// printed.
+func loopbackElection(t *testing.T, name string, voters int, prepare func(e *testElection)) (*testElection, []string, []*nodeProc) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "e")
+	if keep := os.Getenv("URNA_E2E_KEEP"); keep != "" {
+		dir = filepath.Join(keep, fmt.Sprintf("%s-%d", name, time.Now().Unix()))
+		t.Logf("keeping the election and the nodes' logs in %s", dir)
+	}
+	var addrs []string
+	for range 4 {
+		p, err := freePort("udp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	}
+	if _, err := runBin(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir,
+		"--voters", strconv.Itoa(voters), "--addresses", strings.Join(addrs, ","), "--metrics", "off"); err != nil {
+		t.Fatal(err)
+	}
+	e := loadTestElection(t, dir)
+	if prepare != nil {
+		prepare(e)
+	}
+	nodes := make([]*nodeProc, 4)
+	for i := range nodes {
+		nodes[i] = startNode(t, e.home(i))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range nodes {
+				t.Logf("station %d log tail:\n%s", i, n.logTail())
+			}
+		}
+	})
+	return e, addrs, nodes
 }
 
 // position is a (height, round) of consensus.
@@ -420,6 +458,26 @@ func (m *monitor) maxHeight(i int) uint64 {
 	return h
 }
 
+// catchUp waits until station i is at least as high as the others were.
+func (m *monitor) catchUp(t *testing.T, i int) {
+	t.Helper()
+	target := m.maxHeight(i)
+	waitFor(t, 3*time.Minute, fmt.Sprintf("station %d to catch up to height %d", i, target), func() (bool, error) {
+		h, err := m.height(i)
+		return err == nil && h >= target, err
+	})
+}
+
+// progress waits until more ballots are committed than when it was
+// called: the cluster is live with whatever station is down.
+func (l *chaosLoad) progress(t *testing.T, what string) {
+	t.Helper()
+	at := l.committed()
+	waitFor(t, 3*time.Minute, what, func() (bool, error) {
+		return l.committed() > at+2, l.err()
+	})
+}
+
 // chaosLoad is the ballot load of the chaos run.
 type chaosLoad struct {
 	e       *testElection
@@ -429,6 +487,8 @@ type chaosLoad struct {
 	done    chan struct{}
 	once    sync.Once
 	retried atomic.Int64
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
 
 	mu     sync.Mutex
 	casts  []cast
