@@ -33,13 +33,13 @@ type cluster struct {
 	dones   []chan error
 	votes   *voteMonitor
 	crash   []func(string) bool
-	crashes int           // stations restarted after a simulated crash
+	crashes int // stations restarted after a simulated crash
 	// ioFault[i], if set, is station i's disk-fault hook (Config.ioFault); a
 	// station whose Run fails with errInjectedIO is closed the way a node
 	// closes after an error, and restarted from its disk.
 	ioFault []func(op string) error
-	faults  int       // stations restarted after an injected disk fault
-	started func(int) // if set, called before each start of a station
+	faults  int           // stations restarted after an injected disk fault
+	started func(int)     // if set, called before each start of a station
 	kill    []atomic.Bool // kill[i]: crash station i at its next crash point
 	clock   Clock
 	clocks  map[int]Clock // per-station clocks, overriding clock
