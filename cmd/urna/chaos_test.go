@@ -75,16 +75,17 @@ func TestChaos(t *testing.T) {
 	start := time.Now()
 	voters := 150 + 60*kills // more than the load can use in the run
 
-	e, addrs, nodes := loopbackElection(t, "chaos", voters, nil)
-	mon := newMonitor(t, e)
+	f, nodes := loopbackElection(t, "chaos", voters, nil)
+	e := f.e
+	mon := newMonitor(t, e, f.addr)
 	el := e.electionKey(t, e.dial(t, 0, ""))
-	openPolls(t, e, addrs)
+	openPolls(t, f)
 	t.Logf("polls open after %v", time.Since(start).Round(time.Millisecond))
 
 	// The load: workers that each cast a ballot, wait until told it is
 	// committed (moving to another station when theirs dies or hangs), and
 	// pause a little before the next.
-	load := startLoad(t, e, el, voters)
+	load := startLoad(t, f, el, voters)
 	waitFor(t, 2*time.Minute, "the first ballots", func() (bool, error) { return load.committed() >= 10, load.err() })
 
 	progress := func(what string) { load.progress(t, what) }
@@ -126,27 +127,36 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos over: %d kills, %d freezes, %d ballots committed (%d resubmitted after a failure), %v",
 		kills, freezes, load.committed(), load.retried.Load(), time.Since(start).Round(time.Millisecond))
 
-	end := closeAndVerify(t, e, addrs, nodes, mon, load)
+	end := closeAndVerify(t, f, mon, load)
 	t.Logf("chaos run: %d kills, %d freezes, %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations, result %v, record replays; %v",
 		kills, freezes, end.told, end.counted, end.head, end.headHash[:6], end.result, time.Since(start).Round(time.Millisecond))
 }
 
 // openPolls opens the polls with two officials' approvals through
 // stations 0 and 1.
-func openPolls(t *testing.T, e *testElection, addrs []string) {
+func openPolls(t *testing.T, f *fleet) {
 	t.Helper()
+	e := f.e
 	gen := filepath.Join(e.dir, "genesis.json")
 	for i, o := range []string{"clerk", "deputy-clerk"} {
-		if _, err := runBin(t, "polls", "open", "--key", filepath.Join(e.dir, "officials", o+".key"), "--node", addrs[i], "--genesis", gen); err != nil {
+		if _, err := runBin(t, "polls", "open", "--key", filepath.Join(e.dir, "officials", o+".key"), "--node", f.addr(i), "--station", e.genesis.Stations()[i].ID, "--genesis", gen); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitPhase(t, e.dial(t, 0, ""), chain.PhaseOpen, 60*time.Second)
+	waitPhase(t, e.dial(t, 0, f.addr(0)), chain.PhaseOpen, 60*time.Second)
+}
+
+// fleet is how a test reaches and stops the stations of a run, processes
+// on loopback or containers.
+type fleet struct {
+	e    *testElection
+	addr func(i int) string // where to dial station i now
+	stop func(i int) error  // stop station i cleanly
 }
 
 // startLoad starts six workers casting ballots (see chaosLoad.worker).
-func startLoad(t *testing.T, e *testElection, el *ballot.Election, voters int) *chaosLoad {
-	l := newChaosLoad(e, el, voters)
+func startLoad(t *testing.T, f *fleet, el *ballot.Election, voters int) *chaosLoad {
+	l := newChaosLoad(f.e, f.addr, el, voters)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	for w := range 6 {
@@ -177,6 +187,7 @@ type verifiedEnd struct {
 	head          uint64
 	headHash      [32]byte
 	result        []uint64
+	lastSigned    []position // per station: its last precommit in a certificate
 }
 
 // closeAndVerify closes the polls, waits for the tally on every station
@@ -185,13 +196,14 @@ type verifiedEnd struct {
 // evidence, the result the plain count of the ballots on the chain, the
 // exported record replays, and each station's double-sign guard state is
 // at or past its last precommit on the chain. It stops the nodes.
-func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*nodeProc, mon *monitor, load *chaosLoad) verifiedEnd {
+func closeAndVerify(t *testing.T, f *fleet, mon *monitor, load *chaosLoad) verifiedEnd {
 	t.Helper()
+	e := f.e
 	dir, g := e.dir, e.genesis
 	gen := filepath.Join(dir, "genesis.json")
 	// Close the polls and wait for the tally on every station.
 	for i, o := range []string{"clerk", "observer"} {
-		if _, err := runBin(t, "polls", "close", "--key", filepath.Join(dir, "officials", o+".key"), "--node", addrs[2+i], "--genesis", gen); err != nil {
+		if _, err := runBin(t, "polls", "close", "--key", filepath.Join(dir, "officials", o+".key"), "--node", f.addr(2+i), "--station", g.Stations()[2+i].ID, "--genesis", gen); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -226,7 +238,7 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 		}
 	}
 	headHash := bft.HashValue(chains[0][head-1].Block)
-	f, err := verify.NewFollower(g, e.roll)
+	fl, err := verify.NewFollower(g, e.roll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +246,7 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 	signed := make([]position, 4) // per station: its last precommit in a certificate
 	plain := make([]uint64, len(g.Contests()[0].Candidates))
 	for _, b := range chains[0] {
-		a, err := f.Apply(b.Block, b.Certificate)
+		a, err := fl.Apply(b.Block, b.Certificate)
 		if err != nil {
 			t.Fatalf("block %d: %v", b.Height, err)
 		}
@@ -263,7 +275,7 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 			}
 		}
 	}
-	st := f.State()
+	st := fl.State()
 	if st.Phase != chain.PhaseTallied || st.Evidence != 0 {
 		t.Fatalf("verified chain: phase %v, %d evidence", st.Phase, st.Evidence)
 	}
@@ -282,7 +294,7 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 
 	// The record an operator exports replays to the same result.
 	recFile := filepath.Join(dir, "election.record")
-	if _, err := runBin(t, "export", "--node", addrs[1], "--genesis", gen, "--out", recFile); err != nil {
+	if _, err := runBin(t, "export", "--node", f.addr(1), "--station", g.Stations()[1].ID, "--genesis", gen, "--out", recFile); err != nil {
 		t.Fatal(err)
 	}
 	rf, err := os.Open(recFile)
@@ -298,8 +310,8 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 
 	// Each station's double-sign guard remembers at least its last
 	// precommit on the chain: its state never went back across the kills.
-	for i, n := range nodes {
-		if err := n.stop(); err != nil {
+	for i := range 4 {
+		if err := f.stop(i); err != nil {
 			t.Fatalf("station %d: %v", i, err)
 		}
 		h := mustHome(t, e.home(i))
@@ -314,14 +326,14 @@ func closeAndVerify(t *testing.T, e *testElection, addrs []string, nodes []*node
 				i, lh, lr, ls, signed[i].height, signed[i].round)
 		}
 	}
-	return verifiedEnd{told: uint64(len(casts)), counted: st.Counted, head: head, headHash: headHash, result: st.Result[0]}
+	return verifiedEnd{told: uint64(len(casts)), counted: st.Counted, head: head, headHash: headHash, result: st.Result[0], lastSigned: signed}
 }
 
 // loopbackElection makes an election of four stations on loopback with
 // `urna init` and starts their nodes; prepare, if not nil, runs before they
 // start (to change a station's home). On failure the nodes' log tails are
 // printed.
-func loopbackElection(t *testing.T, name string, voters int, prepare func(e *testElection)) (*testElection, []string, []*nodeProc) {
+func loopbackElection(t *testing.T, name string, voters int, prepare func(e *testElection)) (*fleet, []*nodeProc) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "e")
 	if keep := os.Getenv("URNA_E2E_KEEP"); keep != "" {
@@ -355,7 +367,20 @@ func loopbackElection(t *testing.T, name string, voters int, prepare func(e *tes
 			}
 		}
 	})
-	return e, addrs, nodes
+	f := &fleet{
+		e:    e,
+		addr: func(i int) string { return addrs[i] },
+		stop: func(i int) error {
+			if err := nodes[i].stop(); err != nil {
+				return err
+			}
+			if !strings.Contains(nodes[i].logTail(), "station stopped") {
+				return fmt.Errorf("station %d's log does not end with its stop", i)
+			}
+			return nil
+		},
+	}
+	return f, nodes
 }
 
 // position is a (height, round) of consensus.
@@ -371,13 +396,14 @@ func (p position) less(q position) bool {
 // monitor keeps one status connection per station, redialled when the
 // station restarts.
 type monitor struct {
-	e  *testElection
-	mu sync.Mutex
-	cs [4]*api.Client
+	e    *testElection
+	addr func(i int) string
+	mu   sync.Mutex
+	cs   [4]*api.Client
 }
 
-func newMonitor(t *testing.T, e *testElection) *monitor {
-	m := &monitor{e: e}
+func newMonitor(t *testing.T, e *testElection, addr func(i int) string) *monitor {
+	m := &monitor{e: e, addr: addr}
 	t.Cleanup(func() {
 		for i := range m.cs {
 			m.drop(i)
@@ -404,7 +430,7 @@ func (m *monitor) get(i int) (*api.Client, error) {
 	st := m.e.genesis.Stations()[i]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	c, err := api.Dial(ctx, st.Address, []ed25519.PublicKey{st.PublicKey}, nil)
+	c, err := api.Dial(ctx, m.addr(i), []ed25519.PublicKey{st.PublicKey}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -458,6 +484,36 @@ func (m *monitor) maxHeight(i int) uint64 {
 	return h
 }
 
+// castAt casts voter k's ballot (a vote for the first candidate) at
+// station i and waits, at most timeout, until it is committed there; the
+// ballot counts as the load's own.
+func (l *chaosLoad) castAt(i, k int, timeout time.Duration) error {
+	st := l.e.genesis.Stations()[i]
+	b, _, err := l.el.NewBallot(ballot.DeriveCredential(l.e.genesis.ElectionID(), l.e.codes[k]), st.ID, ballot.Choices{{true, false, false, false}}, nil)
+	if err != nil {
+		return err
+	}
+	tx := chain.NewBallotTx(b).Encode()
+	l.mu.Lock()
+	l.picks[sha256.Sum256(tx)] = 0
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := api.Dial(ctx, l.addr(i), []ed25519.PublicKey{st.PublicKey}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rc, err := c.SubmitAndWait(ctx, tx, nil)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.casts = append(l.casts, cast{hash: rc.Hash, height: rc.Height, code: b.TrackingCode()})
+	l.mu.Unlock()
+	return nil
+}
+
 // catchUp waits until station i is at least as high as the others were.
 func (m *monitor) catchUp(t *testing.T, i int) {
 	t.Helper()
@@ -481,6 +537,7 @@ func (l *chaosLoad) progress(t *testing.T, what string) {
 // chaosLoad is the ballot load of the chaos run.
 type chaosLoad struct {
 	e       *testElection
+	addr    func(i int) string
 	el      *ballot.Election
 	voters  int
 	next    atomic.Int64
@@ -496,8 +553,8 @@ type chaosLoad struct {
 	failed error
 }
 
-func newChaosLoad(e *testElection, el *ballot.Election, voters int) *chaosLoad {
-	return &chaosLoad{e: e, el: el, voters: voters, done: make(chan struct{}), picks: map[[32]byte]int{}}
+func newChaosLoad(e *testElection, addr func(i int) string, el *ballot.Election, voters int) *chaosLoad {
+	return &chaosLoad{e: e, addr: addr, el: el, voters: voters, done: make(chan struct{}), picks: map[[32]byte]int{}}
 }
 
 func (l *chaosLoad) stop() { l.once.Do(func() { close(l.done) }) }
@@ -585,7 +642,7 @@ func (l *chaosLoad) worker(ctx context.Context, w int) {
 			if c == nil {
 				st := l.e.genesis.Stations()[station]
 				dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				c, err = api.Dial(dctx, st.Address, []ed25519.PublicKey{st.PublicKey}, nil)
+				c, err = api.Dial(dctx, l.addr(station), []ed25519.PublicKey{st.PublicKey}, nil)
 				cancel()
 				if err != nil {
 					c = nil

@@ -44,7 +44,7 @@ func TestDiskFull(t *testing.T) {
 	start := time.Now()
 
 	var walFS, storeFS string
-	e, addrs, nodes := loopbackElection(t, "disk", 400, func(e *testElection) {
+	f, nodes := loopbackElection(t, "disk", 400, func(e *testElection) {
 		data := filepath.Join(e.home(3), homeData)
 		if err := os.MkdirAll(data, 0o700); err != nil {
 			t.Fatal(err)
@@ -60,10 +60,11 @@ func TestDiskFull(t *testing.T) {
 		}
 		setMinFree(t, e.home(3), 0)
 	})
-	mon := newMonitor(t, e)
+	e := f.e
+	mon := newMonitor(t, e, f.addr)
 	el := e.electionKey(t, e.dial(t, 0, ""))
-	openPolls(t, e, addrs)
-	load := startLoad(t, e, el, 400)
+	openPolls(t, f)
+	load := startLoad(t, f, el, 400)
 	waitFor(t, 2*time.Minute, "the first ballots", func() (bool, error) { return load.committed() >= 10, load.err() })
 
 	// 1. The WAL's disk is full.
@@ -110,7 +111,7 @@ func TestDiskFull(t *testing.T) {
 	load.progress(t, "ballots committed after station 3 resumed again")
 	load.finish(t)
 
-	end := closeAndVerify(t, e, addrs, nodes, mon, load)
+	end := closeAndVerify(t, f, mon, load)
 	t.Logf("disk faults: %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations; %v",
 		end.told, end.counted, end.head, end.headHash[:6], time.Since(start).Round(time.Millisecond))
 }
