@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -25,7 +26,6 @@ import (
 	"github.com/urna-vote/urna/chain/bft"
 	"github.com/urna-vote/urna/chain/bft/signer"
 	"github.com/urna-vote/urna/chain/chaintest"
-	"github.com/urna-vote/urna/chain/record"
 	"github.com/urna-vote/urna/chain/verify"
 	"github.com/urna-vote/urna/net/api"
 )
@@ -46,7 +46,8 @@ import (
 //     precommit of its that the chain's certificates hold (a guard state
 //     that went backwards across a kill would let it sign again);
 //   - the result equals the plain count of the ballots on the chain, and the
-//     record exported by `urna export` replays (chain/record.Replay).
+//     record exported by `urna export` and the four stations' chains pass
+//     `urna tally` (every check, no evidence, the same result).
 //
 // By default a few kills and one freeze (about a minute); URNA_CHAOS_KILLS=N
 // runs N kills with a freeze every 10, URNA_CHAOS_SEED picks the schedule.
@@ -128,7 +129,7 @@ func TestChaos(t *testing.T) {
 		kills, freezes, load.committed(), load.retried.Load(), time.Since(start).Round(time.Millisecond))
 
 	end := closeAndVerify(t, f, mon, load)
-	t.Logf("chaos run: %d kills, %d freezes, %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations, result %v, record replays; %v",
+	t.Logf("chaos run: %d kills, %d freezes, %d ballots committed, %d counted, head %d (%x…), same chain on 4 stations, result %v, urna tally verifies; %v",
 		kills, freezes, end.told, end.counted, end.head, end.headHash[:6], end.result, time.Since(start).Round(time.Millisecond))
 }
 
@@ -292,20 +293,54 @@ func closeAndVerify(t *testing.T, f *fleet, mon *monitor, load *chaosLoad) verif
 		}
 	}
 
-	// The record an operator exports replays to the same result.
+	// The record an operator exports, and the four stations' chains, pass
+	// `urna tally`: every check, no evidence, the same result.
 	recFile := filepath.Join(dir, "election.record")
 	if _, err := runBin(t, "export", "--node", f.addr(1), "--station", g.Stations()[1].ID, "--genesis", gen, "--out", recFile); err != nil {
 		t.Fatal(err)
 	}
-	rf, err := os.Open(recFile)
-	if err != nil {
-		t.Fatal(err)
+	var all []string
+	for i := range 4 {
+		all = append(all, f.addr(i))
 	}
-	fp := g.Fingerprint()
-	ver, err := record.Replay(rf, &fp, nil)
-	rf.Close()
-	if err != nil || ver.State.Counted != st.Counted || !slices.Equal(ver.State.Result[0], plain) {
-		t.Fatalf("exported record: %v", err)
+	for _, src := range [][]string{{"--record", recFile}, {"--node", strings.Join(all, ",")}} {
+		out, err := runBin(t, append([]string{"tally", "--genesis", gen, "--json"}, src...)...)
+		if err != nil {
+			t.Fatalf("urna tally %s: %v", src[0], err)
+		}
+		var rep struct {
+			Verified bool   `json:"verified"`
+			Tallied  bool   `json:"tallied"`
+			Counted  uint64 `json:"ballots_counted"`
+			Results  []struct {
+				Candidates []struct {
+					Votes uint64 `json:"votes"`
+				} `json:"candidates"`
+			} `json:"results"`
+			Evidence []json.RawMessage `json:"evidence"`
+			Stations []struct {
+				Station string `json:"station"`
+				Agrees  bool   `json:"agrees"`
+			} `json:"stations"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("urna tally %s --json: %v\n%s", src[0], err, out)
+		}
+		var votes []uint64
+		if len(rep.Results) > 0 {
+			for _, c := range rep.Results[0].Candidates {
+				votes = append(votes, c.Votes)
+			}
+		}
+		if !rep.Verified || !rep.Tallied || rep.Counted != st.Counted || !slices.Equal(votes, plain) || len(rep.Evidence) != 0 {
+			t.Fatalf("urna tally %s: verified %v, tallied %v, %d counted, result %v, %d evidence; want %d counted, %v, none",
+				src[0], rep.Verified, rep.Tallied, rep.Counted, votes, len(rep.Evidence), st.Counted, plain)
+		}
+		for _, sv := range rep.Stations {
+			if !sv.Agrees {
+				t.Fatalf("urna tally --node: station %s does not agree with the verified chain", sv.Station)
+			}
+		}
 	}
 
 	// Each station's double-sign guard remembers at least its last
