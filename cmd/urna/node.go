@@ -77,9 +77,17 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	defer m.Close()
 	tr := newMeshTransport(m)
 	defer tr.close()
+	guard := newDiskGuard(h.dataDir(), cfg.minFreeMB())
+	if err := guard.check(); err != nil {
+		return err
+	}
 	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log})
 	if err != nil {
-		return fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
+		err = fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
+		if advice := diskAdvice(err, h.dataDir()); advice != "" {
+			err = fmt.Errorf("%w\n%s", err, advice)
+		}
+		return err
 	}
 	defer func() {
 		if cerr := eng.Close(); cerr != nil && err == nil {
@@ -122,10 +130,21 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	log.Info("station started", "index", idx, "listen", ep.Addr().String(), "metrics", cfg.Metrics,
 		"height", eng.Ledger().Height(), "election", g.ElectionID(), "peers", strings.Join(others, ","))
 	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go guard.watch(ctx, diskCheckEvery, cancel)
 	runErr := eng.Run(ctx)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		if advice := diskAdvice(runErr, h.dataDir()); advice != "" {
+			log.Error("station failed: disk", "err", runErr, "what_to_do", advice)
+			return fmt.Errorf("%w\n%s", runErr, advice)
+		}
 		log.Error("station failed", "err", runErr)
 		return runErr
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errDiskLow) {
+		log.Error("station stopped: disk space low", "err", cause)
+		return cause
 	}
 	log.Info("stopping", "uptime", time.Since(start).Round(time.Second).String())
 	return nil
