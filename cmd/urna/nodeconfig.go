@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/goccy/go-yaml"
+	"github.com/urna-vote/urna/chain/station"
 )
 
 // homeConfig is the node's own settings in a station home (see home.go):
@@ -26,6 +28,10 @@ type nodeConfig struct {
 	// Metrics is the TCP address of the Prometheus /metrics endpoint; empty
 	// for none.
 	Metrics string `yaml:"metrics"`
+
+	// tamper rewrites the station's traffic: set only by a test-only
+	// build's flags (see testOnlyNodeFlags), never from the file.
+	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 }
 
 // loadNodeConfig reads a home's config.yaml; a home without one listens on
