@@ -76,7 +76,7 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 	urnaBinary(t)
 	byzBin := byzantineBinary(t)
 	start := time.Now()
-	const ballots, byz = 40, 3
+	const ballots, spare, byz = 40, 40, 3
 	dir := filepath.Join(t.TempDir(), "e")
 	var addrs []string
 	for range 4 {
@@ -87,7 +87,7 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
 	if _, err := runBin(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir,
-		"--voters", strconv.Itoa(ballots), "--addresses", strings.Join(addrs, ",")); err != nil {
+		"--voters", strconv.Itoa(ballots+spare), "--addresses", strings.Join(addrs, ",")); err != nil {
 		t.Fatal(err)
 	}
 	e := loadTestElection(t, dir)
@@ -142,6 +142,19 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 	wg.Wait()
 	if len(v.failures) > 0 {
 		t.Fatalf("%d ballots failed; first: %v", len(v.failures), v.failures[0])
+	}
+	// Until the Byzantine station has had a ballot to forge in a block of
+	// its own, more ballots, one at a time.
+	forged := func() int {
+		b, _ := os.ReadFile(nodes[byz].log)
+		return bytes.Count(b, []byte("byzantine: sent proposal with an invalid ballot")) -
+			bytes.Count(b, []byte("byzantine: sent proposal with a ballot that does not decode"))
+	}
+	rng := mrand.New(mrand.NewPCG(9, 9))
+	for k := ballots; k < ballots+spare && forged() == 0; k++ {
+		if err := v.vote(ctx, clients[k%byz], g.Stations()[k%byz].ID, k, rng); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("%d ballots committed after %v", v.committed(), time.Since(start).Round(time.Millisecond))
 
@@ -225,14 +238,17 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 		}
 	}
 	st := f.State()
-	if st.Phase != chain.PhaseTallied || st.Counted != ballots || st.Evidence == 0 || st.TallyError != "" {
+	if st.Phase != chain.PhaseTallied || st.Counted != uint64(v.committed()) || st.Evidence == 0 || st.TallyError != "" {
 		t.Fatalf("verified chain: phase %v, %d counted, %d evidence, tally error %q", st.Phase, st.Counted, st.Evidence, st.TallyError)
 	}
 	t.Logf("%d blocks, %d of them the Byzantine station's; %d evidence records", len(chains[0]), byzBlocks, st.Evidence)
 
 	// The attacks did happen (or the test above proves nothing).
 	byzLog, _ := os.ReadFile(nodes[byz].log)
-	t.Logf("of which with a ballot that does not decode: %d", bytes.Count(byzLog, []byte("byzantine: sent proposal with a ballot that does not decode")))
+	if forged() == 0 {
+		t.Errorf("the Byzantine station never forged a ballot in a block")
+	}
+	t.Logf("of which with a forged ballot: %d", forged())
 	for _, want := range []string{"byzantine: sent double vote", "byzantine: sent equivocating proposal", "byzantine: sent proposal with an invalid ballot"} {
 		if n := bytes.Count(byzLog, []byte(want)); n == 0 {
 			t.Errorf("the Byzantine station's log has no %q", want)
@@ -257,7 +273,7 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 		t.Fatalf("exported record: %v", err)
 	}
 	// Evidence may still be arriving: the record is exported later.
-	if ver.State.Evidence < st.Evidence || ver.State.Counted != ballots {
+	if ver.State.Evidence < st.Evidence || ver.State.Counted != st.Counted {
 		t.Fatalf("exported record: %d evidence (the chain had %d), %d counted", ver.State.Evidence, st.Evidence, ver.State.Counted)
 	}
 	// The honest stations dropped the replayed messages, and say so.
