@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,9 +30,10 @@ import (
 // Floods against a real node process, while voters at two stations (one
 // of them the station under attack) keep casting ballots:
 //
-//   - a client that submits forged ballots (valid encoding, eligible
-//     credentials, proofs that do not verify) as fast as it can, on 16
-//     streams at once, reconnecting each time it is cut off;
+//   - clients that submit invalid ballots as fast as they can, on 16
+//     streams at once, reconnecting each time they are cut off: forged
+//     ones (valid encoding, eligible credentials, proofs that do not
+//     verify), and ballots of credentials not on the roll;
 //   - a client that sends a request frame declaring 1 GiB, and keeps
 //     sending its bytes;
 //   - a client that opens connections without end (bounded here: more
@@ -39,14 +41,15 @@ import (
 //
 // Every voter's ballot must be committed; the node's memory must stay
 // bounded (its peak resident size, VmHWM, grows by less than 256 MiB);
-// the ballot flooder must be answered busy and cut off, the 1 GiB frame
+// the forger must be cut off after a few forgeries, the other flooder
+// answered busy and cut off, the 1 GiB frame
 // cut off at once, the connections above the limit refused; and the
 // node's /metrics must count each.
 func TestFloodsAgainstANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four node processes; skipped in -short")
 	}
-	const voters, forgedVoters = 60, 40
+	const voters, forgedVoters = 40, 40
 	e, addrs, dir := newProcessElection(t, voters+forgedVoters)
 	nodes := make([]*nodeProc, 4)
 	for i := range nodes {
@@ -122,52 +125,90 @@ func TestFloodsAgainstANode(t *testing.T) {
 		}()
 	}
 
-	// 1. Forged ballots at full speed, reconnecting after each cut.
-	var busy, rejected, cuts atomic.Int64
-	for conn := range 5 {
-		c, err := api.Dial(ctx, target, pin, nil)
+	// 1. Invalid ballots at full speed, on 16 streams at once,
+	// reconnecting after each cut: (a) forged ones, which no honest
+	// terminal sends: cut off after a few (MaxMalformed); (b) ballots of
+	// credentials not on the roll, as a mistyped voting code makes: refused
+	// cheaply, answered busy above the rate limit, cut off as a flood.
+	var strangers [][]byte
+	for range 50 {
+		code, err := ballot.NewVotingCode(crand.Reader)
 		if err != nil {
-			t.Fatalf("flooder connection %d: %v", conn, err)
+			t.Fatal(err)
 		}
-		var fw sync.WaitGroup
-		var cut atomic.Bool
-		for s := range 16 {
-			fw.Add(1)
-			go func() {
-				defer fw.Done()
-				for i := 0; i < 2000 && !cut.Load(); i++ {
-					_, err := c.Submit(ctx, forged[(s*7+i)%len(forged)])
-					var rej *api.RejectedError
-					switch {
-					case errors.As(err, &rej):
-						rejected.Add(1)
-					case errors.Is(err, api.ErrBusy):
-						busy.Add(1)
-					case closedWith(err, endpoint.CodeFlood):
-						cut.Store(true)
-					case err != nil:
-						if ctx.Err() != nil {
-							return
-						}
-						cut.Store(true)
-						t.Errorf("flooder: %v", err)
-					default:
-						t.Errorf("a forged ballot was accepted")
-					}
-				}
-			}()
+		b, _, err := el.NewBallot(ballot.DeriveCredential(g.ElectionID(), code), g.Stations()[0].ID, ballot.Choices{{false, true, false, false}}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		fw.Wait()
-		c.Close()
-		if !cut.Load() {
-			t.Fatalf("the ballot flooder's connection %d was never cut off", conn)
-		}
-		cuts.Add(1)
+		strangers = append(strangers, chain.NewBallotTx(b).Encode())
 	}
-	t.Logf("ballot flood: %d refused (bad-ballot), %d busy, cut off %d times; %d voters' ballots committed meanwhile",
-		rejected.Load(), busy.Load(), cuts.Load(), v.committed())
-	if rejected.Load() == 0 || busy.Load() == 0 {
-		t.Errorf("the flooder was never refused (%d) or never answered busy (%d)", rejected.Load(), busy.Load())
+	floods := []struct {
+		name string
+		txs  [][]byte
+		rule string
+		code quic.ApplicationErrorCode
+	}{
+		{"forged ballots", forged, "bad-ballot", endpoint.CodeGarbage},
+		{"ballots of strangers", strangers, "ineligible", endpoint.CodeFlood},
+	}
+	cuts := map[quic.ApplicationErrorCode]int{}
+	for _, fl := range floods {
+		var busy, rejected atomic.Int64
+		for conn := range 4 {
+			c, err := api.Dial(ctx, target, pin, nil)
+			if err != nil {
+				t.Fatalf("flooder connection %d: %v", conn, err)
+			}
+			var fw sync.WaitGroup
+			var cutCode atomic.Uint64
+			for s := range 16 {
+				fw.Add(1)
+				go func() {
+					defer fw.Done()
+					for i := 0; i < 2000 && cutCode.Load() == 0; i++ {
+						_, err := c.Submit(ctx, fl.txs[(s*7+i)%len(fl.txs)])
+						var rej *api.RejectedError
+						var ae *quic.ApplicationError
+						switch {
+						case errors.As(err, &rej):
+							if rej.Rule != fl.rule {
+								t.Errorf("%s: refused for %q, want %q", fl.name, rej.Rule, fl.rule)
+							}
+							rejected.Add(1)
+						case errors.Is(err, api.ErrBusy):
+							busy.Add(1)
+						case errors.As(err, &ae) && ae.Remote:
+							cutCode.Store(uint64(ae.ErrorCode))
+						case err != nil:
+							if ctx.Err() != nil {
+								return
+							}
+							cutCode.Store(1 << 32)
+							t.Errorf("%s: %v", fl.name, err)
+						default:
+							t.Errorf("%s: a ballot was accepted", fl.name)
+						}
+					}
+				}()
+			}
+			fw.Wait()
+			c.Close()
+			if got := quic.ApplicationErrorCode(cutCode.Load()); got != fl.code {
+				t.Fatalf("%s: connection %d ended with code %d, want %d", fl.name, conn, got, fl.code)
+			}
+			cuts[fl.code]++
+		}
+		t.Logf("%s at full speed: %d refused (%s), %d answered busy, cut off 4 times; %d voters' ballots committed so far",
+			fl.name, rejected.Load(), fl.rule, busy.Load(), v.committed())
+		if rejected.Load() == 0 {
+			t.Errorf("%s: none refused", fl.name)
+		}
+		if fl.code == endpoint.CodeFlood && busy.Load() == 0 {
+			t.Errorf("%s: never answered busy", fl.name)
+		}
+		if fl.code == endpoint.CodeGarbage && rejected.Load() > 4*(16+3) {
+			t.Errorf("%s: %d verified and refused on 4 connections: more than the streams in flight and MaxMalformed", fl.name, rejected.Load())
+		}
 	}
 
 	// 2. A request frame declaring 1 GiB, followed by as many bytes as
@@ -273,17 +314,21 @@ func TestFloodsAgainstANode(t *testing.T) {
 	m := scrape(t, cfg.Metrics)
 	for _, want := range []string{
 		`urna_client_cut_total{reason="flood"}`,
+		`urna_client_cut_total{reason="garbage"}`,
 		`urna_client_cut_total{reason="oversized"}`,
 		`urna_client_cut_total{reason="busy"}`,
 		`urna_client_errors_total{code="busy"}`,
 		`urna_client_rejections_total{rule="bad-ballot"}`,
+		`urna_client_rejections_total{rule="ineligible"}`,
 	} {
 		if metricValue(t, m, want) == 0 {
 			t.Errorf("metric %s is 0", want)
 		}
 	}
-	if got := metricValue(t, m, `urna_client_cut_total{reason="flood"}`); got < float64(cuts.Load()) {
-		t.Errorf("urna_client_cut_total{reason=\"flood\"} is %v, the flooder was cut %d times", got, cuts.Load())
+	for reason, code := range map[string]quic.ApplicationErrorCode{"flood": endpoint.CodeFlood, "garbage": endpoint.CodeGarbage} {
+		if got := metricValue(t, m, `urna_client_cut_total{reason="`+reason+`"}`); got < float64(cuts[code]) {
+			t.Errorf("urna_client_cut_total{reason=%q} is %v, the flooders were cut %d times so", reason, got, cuts[code])
+		}
 	}
 }
 
