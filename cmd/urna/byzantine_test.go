@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	mrand "math/rand/v2"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/audit"
 	"github.com/urna-vote/urna/chain/bft"
 	"github.com/urna-vote/urna/chain/chaintest"
 	"github.com/urna-vote/urna/chain/record"
@@ -68,7 +70,8 @@ func TestReleasedBinaryHasNoByzantineMode(t *testing.T) {
 // committed block verifies, and none of its blocks at h/4 even is
 // committed), hold
 // one chain, and record the evidence of its double votes on the chain,
-// where the exported record's verifier counts it.
+// where the exported record's verifier counts it and `urna tally` names
+// the station.
 func TestByzantineStationAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four node processes; skipped in -short")
@@ -275,6 +278,30 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 	// Evidence may still be arriving: the record is exported later.
 	if ver.State.Evidence < st.Evidence || ver.State.Counted != st.Counted {
 		t.Fatalf("exported record: %d evidence (the chain had %d), %d counted", ver.State.Evidence, st.Evidence, ver.State.Counted)
+	}
+	// urna tally verifies the record and names the station.
+	out, err := runBin(t, "tally", "--genesis", gen, "--record", recFile, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("urna tally --json: %v\n%s", err, out)
+	}
+	if !rep.Verified || !rep.Tallied || uint64(len(rep.Evidence)) != ver.State.Evidence {
+		t.Fatalf("urna tally: verified %v, tallied %v, %d evidence (the record has %d)", rep.Verified, rep.Tallied, len(rep.Evidence), ver.State.Evidence)
+	}
+	for _, ev := range rep.Evidence {
+		if ev.StationIdx != byz || ev.Station != g.Stations()[byz].ID {
+			t.Fatalf("urna tally names station %q (%d) in evidence, want %q", ev.Station, ev.StationIdx, g.Stations()[byz].ID)
+		}
+	}
+	out, err = runBin(t, "tally", "--genesis", gen, "--record", recFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "equivocation evidence") || !strings.Contains(out, g.Stations()[byz].ID) {
+		t.Fatalf("urna tally's report does not show the evidence against %s:\n%s", g.Stations()[byz].ID, out)
 	}
 	// The honest stations dropped the replayed messages, and say so.
 	cfg, err := loadNodeConfig(mustHome(t, e.home(0)))
