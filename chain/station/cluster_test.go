@@ -57,8 +57,13 @@ func testTimeouts() bft.TimeoutConfig {
 }
 
 func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
+	return newClusterDeadline(t, config, voters, seed, 8)
+}
+
+// newClusterDeadline is newCluster with another DKG deadline height.
+func newClusterDeadline(t *testing.T, config string, voters int, seed uint64, deadline int) *cluster {
 	e := chaintest.NewElection(t, config, voters, seed, func(c *genesis.Config) {
-		c.Params.DKGDeadlineHeight = 8
+		c.Params.DKGDeadlineHeight = deadline
 	})
 	n := e.N()
 	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n), kill: make([]atomic.Bool, n)}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/goccy/go-yaml"
+	"github.com/urna-vote/urna/chain/station"
 )
 
 // homeConfig is the node's own settings in a station home (see home.go):
@@ -31,6 +33,10 @@ type nodeConfig struct {
 	// refuses to start) instead of running into a full disk; see disk.go.
 	// Default defaultMinFreeMB; 0 turns the check off.
 	MinFreeMB *uint64 `yaml:"min_free_mb"`
+
+	// tamper rewrites the station's traffic: set only by a test-only
+	// build's flags (see testOnlyNodeFlags), never from the file.
+	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 }
 
 // minFreeMB is MinFreeMB with its default.
