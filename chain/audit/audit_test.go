@@ -374,6 +374,20 @@ func TestAlteredPublishedResult(t *testing.T) {
 	if err := a.CheckPublished("station north", f.C.State.Result); err != nil {
 		t.Fatalf("the true result: %v", err)
 	}
+	// Block by block (no read-ahead), the report is the whole record's.
+	byBlock := a.Report()
+	whole, err := verify(t, f, f.Record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range byBlock.Checks {
+		if c.Name != audit.CheckRecord && c != whole.Checks[i] {
+			t.Fatalf("check %s: block by block %+v, whole record %+v", c.Name, c, whole.Checks[i])
+		}
+	}
+	if !byBlock.Tallied || byBlock.Height != whole.Height || len(byBlock.Results) != len(whole.Results) {
+		t.Fatal("the block-by-block audit ends elsewhere than the record's")
+	}
 	altered := [][]uint64{append([]uint64(nil), f.C.State.Result[0]...)}
 	altered[0][0]++
 	err = a.CheckPublished("station north", altered)
