@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"tally":    {"verify an election from its genesis and chain alone, and its result", runTally},
 	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
 	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
+	"demo":     {"run a whole election on this machine and verify it (a minute)", runDemo},
 }
 
 func main() {
