@@ -200,11 +200,36 @@ type nodeSource struct {
 	addr, id string
 	c        *api.Client
 	served   uint64
+	dialed   time.Time
 	err      error // unreachable, or broke off
 	diverged string
 }
 
 func (s *nodeSource) live() bool { return s.c != nil && s.err == nil && s.diverged == "" }
+
+// errNoStation: none of the stations answers (any more).
+var errNoStation = errors.New("no station answers")
+
+// redial connects to a station that has not answered (not yet, or no
+// more: a restarted station, a network glitch), at most every 5 s; a
+// station that served another chain is not asked again.
+func (s *nodeSource) redial(ctx context.Context, g *genesis.Genesis, timeout time.Duration) {
+	if s.err == nil || s.diverged != "" || time.Since(s.dialed) < 5*time.Second {
+		return
+	}
+	s.dialed = time.Now()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	c, idx, err := dialStation(dctx, g, s.addr, "")
+	cancel()
+	if err != nil {
+		s.err = err
+		return
+	}
+	if s.c != nil {
+		s.c.Close()
+	}
+	s.c, s.id, s.err = c, g.Stations()[idx].ID, nil
+}
 
 // tallyNodes audits the chain as the stations at addrs serve it. Each
 // height's block is fetched from every station; when they differ, the one
@@ -217,18 +242,17 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 		if addr == "" {
 			continue
 		}
-		s := &nodeSource{addr: addr}
-		dctx, cancel := context.WithTimeout(ctx, timeout)
-		c, idx, err := dialStation(dctx, g, addr, "")
-		cancel()
-		if err != nil {
-			s.err = err
-		} else {
-			s.c, s.id = c, g.Stations()[idx].ID
-			defer c.Close()
-		}
+		s := &nodeSource{addr: addr, err: errors.New("not connected")}
+		s.redial(ctx, g, timeout)
 		srcs = append(srcs, s)
 	}
+	defer func() {
+		for _, s := range srcs {
+			if s.c != nil {
+				s.c.Close()
+			}
+		}
+	}()
 	roll, err := fetchRoll(ctx, g, srcs, timeout)
 	if err != nil {
 		return nil, incomplete(err)
@@ -240,10 +264,25 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 	if follow {
 		wake = subscribe(ctx, srcs)
 	}
+	var silent time.Time // since when no station answers
 	for a.Err() == nil {
+		if follow {
+			for _, s := range srcs {
+				s.redial(ctx, g, timeout)
+			}
+		}
 		n, err := fetchRound(ctx, g, a, srcs, timeout)
-		if err != nil {
+		switch {
+		case errors.Is(err, errNoStation) && follow && (silent.IsZero() || time.Since(silent) < max(6*timeout, time.Minute)):
+			// Following, wait a while for a station to come back.
+			if silent.IsZero() {
+				silent = time.Now()
+			}
+		case err != nil:
+			view.clear()
 			return nil, incomplete(err)
+		default:
+			silent = time.Time{}
 		}
 		view.draw(a.Report())
 		if n > 0 {
@@ -366,7 +405,7 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bctx, cancel := context.WithTimeout(ctx, 10*timeout)
+			bctx, cancel := context.WithTimeout(ctx, 3*timeout)
 			defer cancel()
 			bs, _, err := s.c.Blocks(bctx, from, 0)
 			if err != nil {
@@ -389,7 +428,7 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		}
 	}
 	if !alive {
-		return 0, errors.New("no station answers any more")
+		return 0, errNoStation
 	}
 	vals, err := bft.NewValidatorSet(g.StationKeys())
 	if err != nil {
