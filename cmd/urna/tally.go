@@ -435,7 +435,8 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		return 0, err
 	}
 	var chosen []api.Block
-	for k := range n {
+	var conflict *audit.Failure
+	for k := 0; k < n && conflict == nil; k++ {
 		h := from + uint64(k)
 		type group struct {
 			hash [32]byte
@@ -462,7 +463,11 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 			gr.srcs = append(gr.srcs, s)
 			s.served = h
 		}
-		a.Count(audit.CheckSources, uint64(len(groups[0].srcs)))
+		supplied := 0
+		for _, gr := range groups {
+			supplied += len(gr.srcs)
+		}
+		a.Count(audit.CheckSources, uint64(supplied))
 		pick := groups[0]
 		if len(groups) > 1 {
 			// The stations disagree: audit the block a quorum certified
@@ -479,9 +484,9 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 				for _, gr := range certified {
 					names = append(names, stationNames(gr.srcs))
 				}
-				a.Fail(&audit.Failure{Check: audit.CheckSources, Rule: "conflicting-certificates", Height: h, Tx: -1,
-					Detail: "two different blocks carry valid certificates at this height: " + strings.Join(names, " and ")})
-				return k, nil
+				conflict = &audit.Failure{Check: audit.CheckSources, Rule: "conflicting-certificates", Height: h, Tx: -1,
+					Detail: "two different blocks carry valid certificates at this height: " + strings.Join(names, " and ")}
+				break
 			}
 			if len(certified) == 1 {
 				pick = certified[0]
@@ -493,10 +498,22 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 					}
 				}
 			}
-			a.Count(audit.CheckSources, uint64(len(groups)-1))
 		}
-		chosen = append(chosen, pick.b)
+		if conflict == nil {
+			chosen = append(chosen, pick.b)
+		}
 	}
+	audited, err := auditBlocks(a, chosen)
+	if err == nil && conflict != nil {
+		a.Fail(conflict) // after the blocks below it
+	}
+	return audited, nil
+}
+
+// auditBlocks audits blocks in batches that the verified-ballot cache
+// holds, and returns how many verified.
+func auditBlocks(a *audit.Auditor, chosen []api.Block) (int, error) {
+	done := 0
 	// Audit in batches the verified-ballot cache holds.
 	for len(chosen) > 0 {
 		k, size := 0, 0
@@ -511,10 +528,11 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		a.Preverify(blocks)
 		for i := range k {
 			if err := a.Block(chosen[i].Block, chosen[i].Certificate); err != nil {
-				return i, nil
+				return done, err
 			}
+			done++
 		}
 		chosen = chosen[k:]
 	}
-	return n, nil
+	return done, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -355,12 +356,17 @@ func TestTallyNodesDisagree(t *testing.T) {
 	te := talliedElection(t)
 	all := len(te.blocks)
 	const at = 6
-	_, addrs := serveStations(t, te, 3, all, func(i int, b *chainBackend) {
+	_, addrs := serveStations(t, te, 4, all, func(i int, b *chainBackend) {
 		switch i {
 		case 1: // serves an uncertified other block at height 6
 			blk, _ := chain.DecodeBlock(b.blocks[at-1], 1<<24)
 			blk.Header.Time++
 			b.blocks[at-1] = blk.Encode()
+		case 3: // serves another block at height 6 that every station signed
+			blk, _ := chain.DecodeBlock(b.blocks[at-1], 1<<24)
+			blk.Header.Time += 2
+			b.blocks[at-1] = blk.Encode()
+			b.certs[at-1] = bft.EncodeCertificate(te.e.Certify(at, sha256.Sum256(b.blocks[at-1])))
 		case 2: // publishes another result
 			b.result = [][]uint64{slices.Clone(te.c.State.Result[0])}
 			b.result[0][1]++
@@ -379,6 +385,13 @@ func TestTallyNodesDisagree(t *testing.T) {
 		if c.Name != audit.CheckSources && !c.Passed {
 			t.Fatalf("check %s failed: %+v", c.Name, c.Failure)
 		}
+	}
+
+	// Two certified blocks at one height: the stations broke safety.
+	code, out, _ = urna(t, "tally", "--genesis", te.genesis, "--node", addrs[0]+","+addrs[3], "--json")
+	r = decodeReport(t, out)
+	if f := r.FirstFailure; code != 1 || f == nil || f.Rule != "conflicting-certificates" || f.Height != at || r.Height != at-1 {
+		t.Fatalf("two certified blocks: exit %d, %+v at height %d", code, f, r.Height)
 	}
 
 	code, out, _ = urna(t, "tally", "--genesis", te.genesis, "--node", addrs[0]+","+addrs[2], "--json")
