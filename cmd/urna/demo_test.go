@@ -71,7 +71,7 @@ func TestDemo(t *testing.T) {
 	for _, r := range doc.Refused {
 		rules = append(rules, r.Rule)
 	}
-	for _, want := range []string{"already-voted", "ineligible", "bad-ballot", "ballot-challenged", "not-official", "not-canonical"} {
+	for _, want := range []string{"already-voted", "ineligible", "bad-ballot", "ballot-challenged", "not-official", "not-canonical", "wrong-phase"} {
 		if !slices.Contains(rules, want) {
 			t.Errorf("no transaction refused for rule %s (refused: %v)", want, rules)
 		}
