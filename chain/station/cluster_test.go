@@ -33,7 +33,13 @@ type cluster struct {
 	dones   []chan error
 	votes   *voteMonitor
 	crash   []func(string) bool
-	crashes int           // stations restarted after a simulated crash
+	crashes int // stations restarted after a simulated crash
+	// ioFault[i], if set, is station i's disk-fault hook (Config.ioFault); a
+	// station whose Run fails with errInjectedIO is closed the way a node
+	// closes after an error, and restarted from its disk.
+	ioFault []func(op string) error
+	faults  int           // stations restarted after an injected disk fault
+	started func(int)     // if set, called before each start of a station
 	kill    []atomic.Bool // kill[i]: crash station i at its next crash point
 	clock   Clock
 	clocks  map[int]Clock // per-station clocks, overriding clock
@@ -51,8 +57,13 @@ func testTimeouts() bft.TimeoutConfig {
 }
 
 func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
+	return newClusterDeadline(t, config, voters, seed, 8)
+}
+
+// newClusterDeadline is newCluster with another DKG deadline height.
+func newClusterDeadline(t *testing.T, config string, voters int, seed uint64, deadline int) *cluster {
 	e := chaintest.NewElection(t, config, voters, seed, func(c *genesis.Config) {
-		c.Params.DKGDeadlineHeight = 8
+		c.Params.DKGDeadlineHeight = deadline
 	})
 	n := e.N()
 	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n), kill: make([]atomic.Bool, n)}
@@ -78,6 +89,13 @@ func (c *cluster) start(i int) {
 	if sc, ok := c.clocks[i]; ok {
 		clock = sc
 	}
+	if c.started != nil {
+		c.started(i)
+	}
+	var ioFault func(string) error
+	if c.ioFault != nil {
+		ioFault = c.ioFault[i]
+	}
 	hook := c.crash[i]
 	crash := func(point string) bool {
 		if c.kill[i].CompareAndSwap(true, false) {
@@ -88,7 +106,7 @@ func (c *cluster) start(i int) {
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: clock, crash: crash,
+		Heartbeat: beat, Clock: clock, crash: crash, ioFault: ioFault,
 	})
 	if errors.Is(err, errCrashed) {
 		// A simulated crash inside the WAL replay: restart again later.
@@ -106,6 +124,22 @@ func (c *cluster) start(i int) {
 	done := make(chan error, 1)
 	go func() {
 		err := eng.Run(ctx)
+		if errors.Is(err, errInjectedIO) {
+			// The disk failed under the station: it stops, closing what it
+			// can as a node does, and an operator restarts it once the
+			// disk is fixed.
+			eng.Close()
+			done <- nil
+			c.mu.Lock()
+			if c.engines[i] == eng {
+				c.engines[i] = nil
+				c.faults++
+			}
+			c.mu.Unlock()
+			c.net.setDown(i, true)
+			time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+			return
+		}
 		if !errors.Is(err, errCrashed) {
 			done <- err
 			return

@@ -51,6 +51,10 @@ type Config struct {
 	// crash, if set (tests only), is asked at each step of the commit path
 	// whether the station should crash there.
 	crash func(point string) bool
+	// ioFault, if set (tests only), is asked before each write to the disk
+	// ("wal-append", "wal-sync", "store-commit", "signer") for the error
+	// that write should fail with, as a failing disk would.
+	ioFault func(op string) error
 }
 
 // Errors of the engine.
@@ -208,11 +212,34 @@ func (e *Engine) closeDisk() {
 // point right after it released a signature (the driver then carries out
 // nothing of the Ready being made).
 func (e *Engine) sign(height uint64, round uint32, step bft.RoundStep, msg []byte) ([]byte, error) {
+	if err := e.ioFaultAt("signer"); err != nil {
+		return nil, e.signerFailed(fmt.Errorf("%w: %w", signer.ErrFailed, err))
+	}
 	sig, err := e.signer.Sign(height, round, uint8(step), msg)
 	if err == nil && !e.drv.Replaying() && e.crashAt("after-signer") {
 		e.drv.Abort(errCrashed)
 	}
+	if errors.Is(err, signer.ErrFailed) {
+		return nil, e.signerFailed(err)
+	}
 	return sig, err
+}
+
+// signerFailed stops the station when its double-sign guard could not
+// write its state: the guard refuses everything from then on, and a station
+// that can never vote again must stop and say why, not run on in silence
+// (the core only counts the refusal as a drop).
+func (e *Engine) signerFailed(err error) error {
+	e.drv.Abort(fmt.Errorf("station: the double-sign guard could not write its state: %w", err))
+	return err
+}
+
+// ioFaultAt is the test hook's error for a disk write, if any.
+func (e *Engine) ioFaultAt(op string) error {
+	if e.cfg.ioFault == nil || e.drv.Replaying() {
+		return nil
+	}
+	return e.cfg.ioFault(op)
 }
 
 // validate is the core's validity check of a block at a height: the state
@@ -404,10 +431,22 @@ func (e *Engine) step(in bft.Input) error { return e.drv.Step(in) }
 // engineHost is the station's side of bft.Host: its WAL, store and network.
 type engineHost struct{ e *Engine }
 
-func (h engineHost) AppendWAL(records [][]byte) error { return h.e.wal.Append(records...) }
-func (h engineHost) SyncWAL() error                   { return h.e.wal.Sync() }
-func (h engineHost) Send(m bft.Message)               { h.e.broadcastMsg(m) }
-func (h engineHost) Apply(d bft.Decision) error       { return h.e.commit(&d) }
+func (h engineHost) AppendWAL(records [][]byte) error {
+	if err := h.e.ioFaultAt("wal-append"); err != nil {
+		return err
+	}
+	return h.e.wal.Append(records...)
+}
+
+func (h engineHost) SyncWAL() error {
+	if err := h.e.ioFaultAt("wal-sync"); err != nil {
+		return err
+	}
+	return h.e.wal.Sync()
+}
+
+func (h engineHost) Send(m bft.Message)         { h.e.broadcastMsg(m) }
+func (h engineHost) Apply(d bft.Decision) error { return h.e.commit(&d) }
 
 // StartSegment starts the WAL segment of height and drops the segments no
 // restart can need (the store holds their heights).
@@ -453,6 +492,9 @@ func (h engineHost) Rest(rd bft.Ready) error {
 // commit applies a decided block and stores it, then tells clients. (The
 // driver starts the next WAL segment.)
 func (e *Engine) commit(d *bft.Decision) error {
+	if err := e.ioFaultAt("store-commit"); err != nil {
+		return fmt.Errorf("station: committing decided block %d: %w", d.Height, err)
+	}
 	a, err := e.ledger.Commit(d.Block, &d.Certificate)
 	if err != nil {
 		// A block a quorum decided does not apply here: a bug or a broken

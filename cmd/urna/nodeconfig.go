@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/goccy/go-yaml"
+	"github.com/urna-vote/urna/chain/station"
 )
 
 // homeConfig is the node's own settings in a station home (see home.go):
@@ -26,6 +28,23 @@ type nodeConfig struct {
 	// Metrics is the TCP address of the Prometheus /metrics endpoint; empty
 	// for none.
 	Metrics string `yaml:"metrics"`
+	// MinFreeMB is the free space, in MiB, the node keeps on the file
+	// systems of its data directories: below it, it stops cleanly (and
+	// refuses to start) instead of running into a full disk; see disk.go.
+	// Default defaultMinFreeMB; 0 turns the check off.
+	MinFreeMB *uint64 `yaml:"min_free_mb"`
+
+	// tamper rewrites the station's traffic: set only by a test-only
+	// build's flags (see testOnlyNodeFlags), never from the file.
+	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
+}
+
+// minFreeMB is MinFreeMB with its default.
+func (c *nodeConfig) minFreeMB() uint64 {
+	if c.MinFreeMB == nil {
+		return defaultMinFreeMB
+	}
+	return *c.MinFreeMB
 }
 
 // loadNodeConfig reads a home's config.yaml; a home without one listens on
@@ -69,7 +88,10 @@ func writeNodeConfig(path string, c *nodeConfig) error {
 listen: %q
 # metrics: TCP address of the Prometheus /metrics endpoint ("" for none).
 metrics: %q
-`, c.Listen, c.Metrics)
+# min_free_mb: free space (MiB) kept on the disk of data/: below it the node
+#   stops cleanly, and will not start, rather than fill the disk (0: no check).
+min_free_mb: %d
+`, c.Listen, c.Metrics, c.minFreeMB())
 	return os.WriteFile(path, []byte(text), 0o644)
 }
 

@@ -74,10 +74,16 @@ func TestNodeConfigErrors(t *testing.T) {
 	home := filepath.Join(dir, "station-north")
 	h := mustHome(t, home)
 	c, err := loadNodeConfig(h)
-	if err != nil || c.Metrics != "" || c.Listen != h.genesis.Stations()[0].Address {
+	if err != nil || c.Metrics != "" || c.Listen != h.genesis.Stations()[0].Address || c.minFreeMB() != defaultMinFreeMB {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n"} {
+	for text, want := range map[string]uint64{"min_free_mb: 0\n": 0, "min_free_mb: 1024\n": 1024, "metrics: \"\"\n": defaultMinFreeMB} {
+		os.WriteFile(filepath.Join(home, homeConfig), []byte(text), 0o644)
+		if c, err := loadNodeConfig(h); err != nil || c.minFreeMB() != want {
+			t.Errorf("config %q: min_free_mb %v, %v; want %d", text, c, err, want)
+		}
+	}
+	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n", "min_free_mb: -1\n", "min_free_mb: lots\n"} {
 		os.WriteFile(filepath.Join(home, homeConfig), []byte(bad), 0o644)
 		if _, err := loadNodeConfig(h); err == nil || !strings.Contains(err.Error(), homeConfig) {
 			t.Errorf("config %q: %v", bad, err)

@@ -102,12 +102,23 @@ func ruleOf(err error) string {
 	return "other"
 }
 
+// forgedRules are the rules that no honest client's transaction breaks:
+// it does not decode, or a proof or signature in it fails. (A voter who
+// votes twice or mistypes a voting code is honest; a terminal that sends a
+// ballot whose proofs fail is not.) A connection that sends a few is cut
+// off (api.RejectedError.Forged).
+var forgedRules = map[string]bool{
+	chain.RuleName(chain.ErrBadBallot): true, chain.RuleName(chain.ErrBadPayload): true,
+	chain.RuleName(chain.ErrTxEncoding): true, chain.RuleName(chain.ErrBadTxSignature): true,
+	chain.RuleName(chain.ErrUnknownKind): true,
+}
+
 // refusal turns the engine's error into the client protocol's.
 func (b *backend) refusal(err error) error {
 	if errors.Is(err, station.ErrRejected) {
 		rule := ruleOf(err)
 		b.metrics.rejections.WithLabelValues(rule).Inc()
-		return &api.RejectedError{Rule: rule, Message: err.Error()}
+		return &api.RejectedError{Rule: rule, Message: err.Error(), Forged: forgedRules[rule]}
 	}
 	if errors.Is(err, station.ErrStopped) {
 		return fmt.Errorf("%w: station stopping", api.ErrUnavailable)

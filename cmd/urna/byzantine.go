@@ -1,0 +1,279 @@
+//go:build urnabyzantine
+
+// A Byzantine station, for tests only: this file is compiled only with the
+// build tag urnabyzantine, never into a released binary (a test checks that
+// the released `urna node` refuses --byzantine). The station runs the real
+// engine; what it sends to the other stations is rewritten on the way out,
+// signed with its own key, so the honest stations see exactly what a
+// compromised station could send them.
+
+package main
+
+import (
+	"crypto/ed25519"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/urna-vote/urna/ballot"
+	"github.com/urna-vote/urna/chain"
+	"github.com/urna-vote/urna/chain/bft"
+	"github.com/urna-vote/urna/chain/station"
+)
+
+// byzantineAttacks are the behaviours --byzantine selects.
+var byzantineAttacks = []string{
+	// equivocate: as proposer at heights h with h/n odd (n stations),
+	// send the odd stations another valid block than the even ones (both
+	// signed).
+	"equivocate",
+	// double-vote: send the odd stations a second, conflicting vote with
+	// every vote (both signed): the evidence of an equivocation.
+	"double-vote",
+	// invalid-ballots: as proposer at heights h with h/n even, propose a block in
+	// which a ballot is replaced by a forged one (proofs of another
+	// selection), or, without ballots, a transaction that is no ballot.
+	"invalid-ballots",
+	// replay: re-send the station's own consensus messages of past heights.
+	"replay",
+}
+
+func init() {
+	testOnlyNodeFlags = func(fs *flag.FlagSet) func(station.Transport, *home, *slog.Logger) (station.Transport, error) {
+		modes := fs.String("byzantine", "", "TEST-ONLY BUILD: misbehave: comma-separated "+strings.Join(byzantineAttacks, ", ")+", or all")
+		return func(tr station.Transport, h *home, log *slog.Logger) (station.Transport, error) {
+			if *modes == "" {
+				return tr, nil
+			}
+			b := &byzantineTransport{Transport: tr, log: log.With("part", "byzantine"), on: map[string]bool{}}
+			for _, m := range strings.Split(*modes, ",") {
+				switch {
+				case m == "all":
+					for _, a := range byzantineAttacks {
+						b.on[a] = true
+					}
+				case slices.Contains(byzantineAttacks, m):
+					b.on[m] = true
+				default:
+					return nil, fmt.Errorf("--byzantine: unknown attack %q (want %s or all)", m, strings.Join(byzantineAttacks, ", "))
+				}
+			}
+			b.key = ed25519.NewKeyFromSeed(h.seed)
+			b.chainID = bft.Hash(h.genesis.Fingerprint())
+			b.fp = h.genesis.Fingerprint()
+			b.n = len(h.genesis.Stations())
+			idx, _ := h.genesis.StationByKey(h.publicKey())
+			b.self = idx
+			b.rng = rand.New(rand.NewPCG(uint64(idx), 14))
+			b.log.Warn("byzantine station: attacking", "attacks", *modes)
+			return b, nil
+		}
+	}
+}
+
+// byzantineTransport rewrites a station's outgoing consensus messages.
+type byzantineTransport struct {
+	station.Transport
+	log     *slog.Logger
+	on      map[string]bool
+	key     ed25519.PrivateKey
+	chainID bft.Hash
+	fp      [32]byte
+	n, self int
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	sent    [][]byte // own consensus messages, for replay (bounded ring)
+	next    int
+	height  uint64 // highest height of an own message
+	variant map[bft.Hash][2][]byte
+	logged  map[attackAt]bool
+}
+
+const replayRing = 128
+
+func (b *byzantineTransport) Send(to int, ch station.Channel, data []byte) {
+	if ch != station.ChannelConsensus {
+		b.Transport.Send(to, ch, data)
+		return
+	}
+	for _, out := range b.rewrite(to, data) {
+		b.Transport.Send(to, ch, out)
+	}
+}
+
+func (b *byzantineTransport) Broadcast(ch station.Channel, data []byte) {
+	if ch != station.ChannelConsensus {
+		b.Transport.Broadcast(ch, data)
+		return
+	}
+	for to := range b.n {
+		if to != b.self {
+			b.Send(to, ch, data)
+		}
+	}
+}
+
+// rewrite returns what station to gets instead of data.
+func (b *byzantineTransport) rewrite(to int, data []byte) [][]byte {
+	m, err := bft.DecodeMessage(data)
+	if err != nil || (m.Vote == nil && m.Proposal == nil) {
+		return [][]byte{data}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := [][]byte{data}
+	switch {
+	case m.Vote != nil:
+		b.remember(m.Vote.Height, data)
+		if b.on["double-vote"] && to%2 == 1 {
+			v := *m.Vote
+			if v.BlockHash.IsZero() {
+				v.BlockHash = bft.Hash{byte(b.rng.Uint32()), 1}
+			} else {
+				v.BlockHash = bft.Hash{}
+			}
+			v.Signature = ed25519.Sign(b.key, v.SignBytes(b.chainID))
+			out = append(out, encodeMsg(bft.Message{Vote: &v}))
+			b.once("double vote", v.Height, uint64(v.Round))
+		}
+	case m.Proposal != nil:
+		b.remember(m.Proposal.Height, data)
+		out = [][]byte{b.proposal(to, m.Proposal, data)}
+	}
+	if b.on["replay"] && len(b.sent) > 0 && b.rng.IntN(4) == 0 {
+		// An old message of this station, at least two heights back.
+		old := b.sent[b.rng.IntN(len(b.sent))]
+		if om, err := bft.DecodeMessage(old); err == nil && msgHeight(om)+2 <= b.height {
+			out = append(out, old)
+		}
+	}
+	return out
+}
+
+func (b *byzantineTransport) remember(h uint64, data []byte) {
+	b.height = max(b.height, h)
+	if len(b.sent) < replayRing {
+		b.sent = append(b.sent, data)
+		return
+	}
+	b.sent[b.next] = data
+	b.next = (b.next + 1) % replayRing
+}
+
+// proposal rewrites an own proposal for station to: the same rewritten
+// bytes for every recipient of one variant, so the attack is consistent.
+func (b *byzantineTransport) proposal(to int, p *bft.Proposal, data []byte) []byte {
+	// Alternate by the station's turns as first proposer (every n-th
+	// height): one turn equivocates, the next proposes an invalid block.
+	odd := (p.Height/uint64(b.n))%2 == 1
+	switch {
+	case odd && b.on["equivocate"]:
+		if to%2 == 0 {
+			return data
+		}
+		return b.variantOf(p, data, 1, func(blk *chain.Block) { blk.Header.Time++ })
+	case !odd && b.on["invalid-ballots"]:
+		return b.variantOf(p, data, 0, func(blk *chain.Block) {
+			if !b.forgeBallot(blk) {
+				b.once("proposal with a ballot that does not decode", p.Height, uint64(p.Round))
+			}
+		})
+	}
+	return data
+}
+
+func (b *byzantineTransport) variantOf(p *bft.Proposal, data []byte, which int, change func(*chain.Block)) []byte {
+	h := bft.HashValue(data)
+	if b.variant == nil {
+		b.variant = map[bft.Hash][2][]byte{}
+	}
+	if v, ok := b.variant[h]; ok && v[which] != nil {
+		return v[which]
+	}
+	blk, err := chain.DecodeBlock(p.Block, bft.MaxBlockBytes)
+	if err != nil {
+		return data
+	}
+	change(blk)
+	q := *p
+	q.Block = blk.Encode()
+	q.Signature = ed25519.Sign(b.key, q.SignBytes(b.chainID))
+	out := encodeMsg(bft.Message{Proposal: &q})
+	if len(b.variant) > 256 {
+		clear(b.variant)
+	}
+	v := b.variant[h]
+	v[which] = out
+	b.variant[h] = v
+	kind := "equivocating proposal"
+	if which == 0 {
+		kind = "proposal with an invalid ballot"
+	}
+	b.once(kind, p.Height, uint64(p.Round))
+	return out
+}
+
+// forgeBallot replaces the block's first ballot by a copy whose first
+// contest carries the range proof of another ballot's contest or a
+// tampered one: it decodes, but does not verify. Without a ballot to
+// forge (the polls are not open yet) it adds a ballot transaction whose
+// payload is no ballot, and returns false.
+func (b *byzantineTransport) forgeBallot(blk *chain.Block) bool {
+	for i, raw := range blk.Txs {
+		tx, err := chain.DecodeTx(raw)
+		if err != nil || tx.Kind != chain.TxBallot {
+			continue
+		}
+		bl, err := ballot.DecodeBallot(tx.Payload)
+		if err != nil || len(bl.Contests) == 0 || len(bl.Contests[0].Proof.Branches) < 2 {
+			continue
+		}
+		pr := &bl.Contests[0].Proof
+		pr.Branches[0].V = pr.Branches[1].V
+		blk.Txs[i] = chain.NewBallotTx(bl).Encode()
+		return true
+	}
+	blk.Txs = append(blk.Txs, (&chain.Tx{Kind: chain.TxBallot, Election: b.fp, Payload: []byte{0x81, 0x01}}).Encode())
+	return false
+}
+
+// once logs an attack once per height and round.
+func (b *byzantineTransport) once(what string, h, r uint64) {
+	if b.logged == nil || len(b.logged) > 4096 {
+		b.logged = map[attackAt]bool{}
+	}
+	k := attackAt{what, h, r}
+	if b.logged[k] {
+		return
+	}
+	b.logged[k] = true
+	b.log.Warn("byzantine: sent "+what, "height", h, "round", r)
+}
+
+type attackAt struct {
+	what string
+	h, r uint64
+}
+
+func msgHeight(m bft.Message) uint64 {
+	switch {
+	case m.Vote != nil:
+		return m.Vote.Height
+	case m.Proposal != nil:
+		return m.Proposal.Height
+	}
+	return 0
+}
+
+func encodeMsg(m bft.Message) []byte {
+	out, err := bft.EncodeMessage(m)
+	if err != nil {
+		panic(err) // a message that decoded re-encodes
+	}
+	return out
+}
