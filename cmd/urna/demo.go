@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/charmbracelet/x/term"
+
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
 	"github.com/urna-vote/urna/chain/audit"
@@ -57,10 +59,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *voteSelf && *asJSON {
 		return fmt.Errorf("--vote needs the screen: leave out --json")
 	}
-	if *voteSelf {
-		if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-			return fmt.Errorf("--vote needs a terminal on standard input")
-		}
+	if *voteSelf && !term.IsTerminal(os.Stdin.Fd()) {
+		return fmt.Errorf("--vote needs a terminal on standard input (you vote in the voter terminal)")
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
