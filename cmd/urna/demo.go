@@ -845,6 +845,7 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 				yoursToo = " and yours"
 			}
 			fmt.Fprintf(w, "\nVERIFIED: the record's %d counted ballots tally to exactly the simulated voters' plain choices%s.\n", ver.counted, yoursToo)
+			fmt.Fprintf(w, "The whole election took %v.\n", time.Since(d.out.start).Round(100*time.Millisecond))
 		}
 		if d.keep {
 			fmt.Fprintf(w, "\nkept in %s: genesis.json, station-*/ (homes) and station-*.log, election.record\n", d.dir)
