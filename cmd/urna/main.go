@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"polls":    {"open or close the polls with an official's approval", runPolls},
 	"status":   {"one screen of facts from a running station", runStatus},
 	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
+	"bench":    {"measure a local cluster (or running nodes): ballots/s, latency, CPU, memory, disk", runBench},
 	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -59,6 +61,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // and peers are disconnected, and the store is closed.
 func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger) (err error) {
 	g := h.genesis
+	// The configured limit, or the default unless GOMEMLIMIT says otherwise.
+	if lim, _ := cfg.memoryLimit(); lim > 0 && (cfg.MemoryLimit != "" || os.Getenv("GOMEMLIMIT") == "") {
+		debug.SetMemoryLimit(lim)
+	}
 	key := ed25519.NewKeyFromSeed(h.seed)
 	idx, _ := g.StationByKey(h.publicKey())
 	ep, err := endpoint.Listen(endpoint.Config{Listen: cfg.Listen, Key: key, Logger: log})
@@ -106,6 +112,13 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		stop, err := serveMetrics(cfg.Metrics, metrics.reg, log)
 		if err != nil {
 			return fmt.Errorf("metrics on %s: %w (change metrics in %s)", cfg.Metrics, err, homeConfig)
+		}
+		defer stop()
+	}
+	if cfg.Pprof != "" {
+		stop, err := servePprof(cfg.Pprof, log)
+		if err != nil {
+			return fmt.Errorf("pprof on %s: %w (change pprof in %s)", cfg.Pprof, err, homeConfig)
 		}
 		defer stop()
 	}
