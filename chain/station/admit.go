@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
@@ -57,11 +58,18 @@ type admission struct {
 }
 
 func decodeAdmission(raw []byte) *admission {
+	return decodeAdmissionHashed(raw, sha256.Sum256(raw))
+}
+
+// decodeAdmissionHashed is decodeAdmission with the hash of raw known.
+// (DecodeTx accepts only the canonical encoding, so the hash of the bytes
+// is the transaction's hash: no re-encoding needed.)
+func decodeAdmissionHashed(raw []byte, hash [32]byte) *admission {
 	a := &admission{raw: raw}
 	if a.tx, a.err = chain.DecodeTx(raw); a.err != nil {
 		return a
 	}
-	a.hash = a.tx.Hash()
+	a.hash = hash
 	if a.tx.Kind == chain.TxBallot {
 		a.ballot, a.berr = ballot.DecodeBallot(a.tx.Payload)
 	}
@@ -195,14 +203,23 @@ func (e *Engine) admissionWorker(ctx context.Context) {
 }
 
 // appendGossip decodes a gossiped transaction and adds it to batch, unless
-// it is malformed (counted as dropped) or waiting in the mempool already.
+// it is waiting in the mempool or in the batch already (every station
+// passes a new transaction on, so most arrive more than once: they are
+// recognised by their hash, before anything is decoded), or malformed
+// (counted as dropped).
 func (e *Engine) appendGossip(batch []*admission, p Packet) []*admission {
-	a := decodeAdmission(p.Data)
-	if a.err != nil {
-		e.stats.dropped.Add(1)
+	h := sha256.Sum256(p.Data)
+	if e.mempool.Has(h) {
 		return batch
 	}
-	if e.mempool.Has(a.hash) {
+	for _, a := range batch {
+		if a.hash == h {
+			return batch
+		}
+	}
+	a := decodeAdmissionHashed(p.Data, h)
+	if a.err != nil {
+		e.stats.dropped.Add(1)
 		return batch
 	}
 	return append(batch, a)
