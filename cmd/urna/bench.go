@@ -76,6 +76,7 @@ type rssSample struct {
 
 type benchFlags struct {
 	stations, voters, terminals, inflight int
+	roll                                  int
 	rate                                  float64
 	duration, drain, setupTimeout         time.Duration
 	jsonOut, pprof                        bool
@@ -92,8 +93,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.rate, "rate", 0, "ballots per second offered in all; 0: as fast as the stations accept")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the ballots are cast (the measured window)")
 	fs.DurationVar(&f.drain, "drain", 60*time.Second, "how long to wait after the window for ballots in flight")
-	fs.IntVar(&f.terminals, "terminals", 0, "simulated terminals (client connections) in all, spread over the stations (default 16 per station)")
-	fs.IntVar(&f.inflight, "inflight", 8, "ballots each terminal casts at once (each waits for its commit)")
+	fs.IntVar(&f.terminals, "terminals", 0, "simulated terminals (client connections) in all, spread over the stations (default 32 per station)")
+	fs.IntVar(&f.inflight, "inflight", 12, "ballots each terminal casts at once, each waiting for its commit (at most 14: a node's streams per connection)")
+	fs.IntVar(&f.roll, "roll", 0, "voters on the roll of the local election (default: --voters); more than --voters to measure a large roll's memory")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
 	fs.StringVar(&f.keep, "keep", "", "make the election in this directory (must not exist) and keep it, with the nodes' logs")
 	fs.StringVar(&f.bin, "urna", "", "the urna binary the nodes run (default: this one); to measure another build")
@@ -108,8 +110,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if f.duration <= 0 || f.inflight < 1 || f.rate < 0 || f.terminals < 0 || f.voters < 0 {
-		fmt.Fprintln(stderr, "urna bench: --duration, --inflight must be positive; --rate, --terminals, --voters not negative")
+	if f.duration <= 0 || f.inflight < 1 || f.inflight > 14 || f.rate < 0 || f.terminals < 0 || f.voters < 0 || f.roll < 0 {
+		fmt.Fprintln(stderr, "urna bench: --duration must be positive, --inflight 1..14; --rate, --terminals, --voters, --roll not negative")
 		return errUsage
 	}
 	if f.nodes == "" && f.stations < 2 {
@@ -132,6 +134,7 @@ type bench struct {
 	roll    []byte
 	nodes   []*benchNode
 	clients []*api.Client
+	ballots int // ballots to make (0: one per voting code)
 }
 
 func (b *bench) progress(format string, args ...any) { progressf(b.errw, format, args...) }
@@ -167,7 +170,10 @@ func (b *bench) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	want := b.f.voters
+	want := b.ballots // the ballots the local election was made for
+	if b.f.voters > 0 {
+		want = b.f.voters
+	}
 	if want == 0 {
 		want = len(codes)
 	}
@@ -208,7 +214,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 	// The terminals.
 	terminals := b.f.terminals
 	if terminals == 0 {
-		terminals = 16 * n
+		terminals = 32 * n
 	}
 	terminals = max(terminals, n)
 	rep.Terminals = terminals

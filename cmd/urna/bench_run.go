@@ -40,6 +40,10 @@ func (b *bench) startCluster(ctx context.Context) error {
 		}
 		voters = int(perSec*b.f.duration.Seconds()*1.1) + 100
 	}
+	b.ballots = voters
+	if b.f.roll > voters {
+		voters = b.f.roll
+	}
 	if b.f.keep != "" {
 		if _, err := os.Stat(b.f.keep); err == nil {
 			return fmt.Errorf("--keep %s %w", b.f.keep, errExists)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -94,7 +96,11 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		log.Info("station stopped", "height", eng.Ledger().Height())
 	}()
 	metrics := newNodeMetrics()
-	be := &backend{e: eng, g: g, roll: h.roll.Encode(), metrics: metrics}
+	roll, err := mapRoll(filepath.Join(h.dir, homeRoll))
+	if err != nil || sha256.Sum256(roll) != g.RollHash() {
+		roll = h.roll.Encode() // the file changed since it was read: serve what was checked
+	}
+	be := &backend{e: eng, g: g, roll: roll, metrics: metrics}
 	srv, err := api.NewServer(ep, api.ServerConfig{
 		Backend: be,
 		Limits:  api.Limits{MaxRequest: chain.MaxTxSize + 4<<10},
