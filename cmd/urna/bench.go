@@ -62,6 +62,7 @@ type stationReport struct {
 	CPUSecs        float64 `json:"cpu_s"`
 	CPUPerBallotMs float64 `json:"cpu_per_ballot_ms"`
 	RSS            int64   `json:"rss_bytes"`
+	RSSAnon        int64   `json:"rss_anon_bytes"` // heap and stacks: RSS less the file pages mapped (Badger's tables, the roll)
 	PeakRSS        int64   `json:"peak_rss_bytes"`
 	Disk           int64   `json:"disk_bytes"`
 	DiskPerBallot  float64 `json:"disk_bytes_per_ballot"`
@@ -72,6 +73,7 @@ type rssSample struct {
 	T       float64 `json:"t_s"`
 	Ballots uint64  `json:"chain_ballots"`
 	RSS     []int64 `json:"rss_bytes"`
+	Anon    []int64 `json:"rss_anon_bytes"`
 }
 
 type benchFlags struct {
@@ -272,10 +274,11 @@ func (b *bench) run(ctx context.Context) (err error) {
 			}
 		}
 		samples := b.sampleAll(ctx)
-		var rss []int64
+		var rss, anon []int64
 		for i, s := range samples {
 			peak[i] = max(peak[i], s.rss, s.peakRSS)
 			rss = append(rss, s.rss)
+			anon = append(anon, s.anon)
 		}
 		if err := b.checkNodes(); err != nil {
 			stopLoad()
@@ -290,7 +293,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 		scancel()
 		elapsed := now.Sub(start).Seconds()
 		if st != nil && int(elapsed+0.5)%5 == 0 {
-			rep.RSSTimeline = append(rep.RSSTimeline, rssSample{T: elapsed, Ballots: st.Counted, RSS: rss})
+			rep.RSSTimeline = append(rep.RSSTimeline, rssSample{T: elapsed, Ballots: st.Counted, RSS: rss, Anon: anon})
 		}
 		if c := res.window.Load(); int(elapsed+0.5)%2 == 0 {
 			rate := float64(c-lastCount) / now.Sub(lastT).Seconds()

@@ -146,6 +146,7 @@ type procSample struct {
 	ok      bool
 	cpu     float64 // user + system seconds since the process started
 	rss     int64   // resident bytes now
+	anon    int64   // of which anonymous (heap, stacks), not file pages; 0 when unknown
 	peakRSS int64   // the most resident bytes so far (VmHWM); 0 when unknown
 }
 
@@ -211,6 +212,8 @@ func readProc(pid int) (procSample, error) {
 			s.rss = kb << 10
 		case "VmHWM":
 			s.peakRSS = kb << 10
+		case "RssAnon":
+			s.anon = kb << 10
 		}
 	}
 	return s, nil

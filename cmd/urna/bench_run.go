@@ -339,7 +339,7 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 				r.CPUPerBallotMs = r.CPUSecs * 1000 / float64(rep.Committed)
 			}
 		}
-		r.RSS = final[i].rss
+		r.RSS, r.RSSAnon = final[i].rss, final[i].anon
 		r.PeakRSS = max(peak[i], final[i].peakRSS, final[i].rss)
 		if h := b.nodes[i].home; h != "" {
 			if d, err := diskUsage(h); err == nil {
@@ -389,10 +389,10 @@ func printReport(w io.Writer, rep *benchReport) {
 	}
 	fmt.Fprintf(w, "bench's own CPU  %.1f s\n\n", rep.BenchCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "station\tCPU s\tCPU ms/ballot\tRSS MiB\tpeak RSS MiB\tdisk MiB\tdisk B/ballot\t")
+	fmt.Fprintln(tw, "station\tCPU s\tCPU ms/ballot\tRSS MiB\tof which anon\tpeak RSS MiB\tdisk MiB\tdisk B/ballot\t")
 	for _, s := range rep.PerStation {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f\t\n", s.ID, s.CPUSecs, s.CPUPerBallotMs,
-			float64(s.RSS)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.Disk)/(1<<20), s.DiskPerBallot)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t\n", s.ID, s.CPUSecs, s.CPUPerBallotMs,
+			float64(s.RSS)/(1<<20), float64(s.RSSAnon)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.Disk)/(1<<20), s.DiskPerBallot)
 	}
 	tw.Flush()
 	for _, n := range rep.Notes {

@@ -85,7 +85,12 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	defer m.Close()
 	tr := newMeshTransport(m)
 	defer tr.close()
-	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log})
+	// The mempool holds a few blocks' worth: enough to keep blocks full
+	// under a rush, bounded so that a flood costs a known amount of memory
+	// (docs/BENCHMARKS.md measures a station's RSS).
+	p := g.Params()
+	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log,
+		MempoolTxs: max(10_000, 2*p.MaxBlockTxs), MempoolBytes: max(32<<20, 2*p.MaxBlockBytes)})
 	if err != nil {
 		return fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
 	}
