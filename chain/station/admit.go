@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
@@ -191,14 +192,31 @@ func (e *Engine) admissionWorker(ctx context.Context) {
 			}
 		}
 		e.preverify(ctx, payloads, ballots)
+		relayAt := e.cfg.Clock.Now().Add(e.relayDelay())
 		for _, a := range batch {
 			if _, added, err := e.admit1(a); err == nil && added {
-				// Pass it on, so it reaches stations the origin cannot.
-				e.cfg.Transport.Broadcast(ChannelGossip, a.raw)
+				e.mempool.RelayLater(a.hash, relayAt)
 				e.signalWork()
 			}
 		}
 		clear(batch)
+	}
+}
+
+// relayDelay is how long a transaction gossiped by a peer waits before
+// this station passes it on. The station that admitted it from its client
+// sends it to every station it is connected to; passing it on at once as
+// well would send every transaction over every link again, for nothing
+// while the stations are all connected. So a station passes on only what is
+// still waiting after two ticks: then it may be that the origin cannot reach
+// some station (a partial partition), and the copy reaches it through us.
+func (e *Engine) relayDelay() time.Duration { return 2 * e.cfg.Tick }
+
+// relayDue passes on the gossiped transactions whose relay delay is over
+// and which are still waiting (called at each tick).
+func (e *Engine) relayDue() {
+	for _, raw := range e.mempool.DueRelays(e.cfg.Clock.Now()) {
+		e.cfg.Transport.Broadcast(ChannelGossip, raw)
 	}
 }
 

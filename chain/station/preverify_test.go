@@ -1,10 +1,12 @@
 package station
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -128,4 +130,73 @@ func TestConcurrentAdmission(t *testing.T) {
 		}
 	}
 	c.checkConverged()
+}
+
+// gossipCopies counts the gossip frames carrying raw, per receiving station.
+func gossipCopies(c *cluster, raw []byte) func() []int {
+	var mu sync.Mutex
+	copies := make([]int, c.e.N())
+	observe := c.net.onSend
+	c.net.mu.Lock()
+	c.net.onSend = func(from, to int, ch Channel, data []byte) {
+		observe(from, to, ch, data)
+		if ch == ChannelGossip && bytes.Equal(data, raw) {
+			mu.Lock()
+			copies[to]++
+			mu.Unlock()
+		}
+	}
+	c.net.mu.Unlock()
+	return func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(copies)
+	}
+}
+
+// With every link up, a ballot travels once to each other station (from
+// the station its client gave it to) and is not echoed by the others.
+func TestGossipNotEchoed(t *testing.T) {
+	c := openCluster(t, 4, 47)
+	b := makeBallots(t, c, 1, -1)[0]
+	tx := chain.NewBallotTx(b)
+	copies := gossipCopies(c, tx.Encode())
+	if _, err := c.submit(context.Background(), 0, tx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * c.engine(0).cfg.Tick) // past the relay delay
+	if got, want := copies(), []int{0, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Fatalf("gossip copies received per station %v, want %v", got, want)
+	}
+}
+
+// A ballot still waiting after the relay delay is passed on: station 2,
+// cut off from station 0 where the ballot was cast, gets it from the
+// others (the chain cannot commit it meanwhile: station 3 is down, and
+// without the 0–2 link no quorum forms).
+func TestGossipRelayedWhenStillWaiting(t *testing.T) {
+	c := openCluster(t, 4, 53)
+	b := makeBallots(t, c, 1, -1)[0]
+	tx := chain.NewBallotTx(b)
+	raw := tx.Encode()
+	c.stop(3)
+	c.net.partition([]int{0}, []int{2})
+	copies := gossipCopies(c, raw)
+	r, err := c.engine(0).Submit(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !c.engine(2).mempool.Has(r.Hash) {
+		if _, found, _ := c.engine(2).Ledger().TxLocation(r.Hash); found {
+			t.Fatal("committed without a quorum?")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("station 2 never got the ballot; gossip copies per station %v", copies())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := copies(); got[2] == 0 {
+		t.Fatalf("gossip copies per station %v: want some to station 2 (relayed)", got)
+	}
 }
