@@ -95,8 +95,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.rate, "rate", 0, "ballots per second offered in all; 0: as fast as the stations accept")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "how long the ballots are cast (the measured window)")
 	fs.DurationVar(&f.drain, "drain", 60*time.Second, "how long to wait after the window for ballots in flight")
-	fs.IntVar(&f.terminals, "terminals", 0, "simulated terminals (client connections) in all, spread over the stations (default 32 per station)")
-	fs.IntVar(&f.inflight, "inflight", 12, "ballots each terminal casts at once, each waiting for its commit (at most 14: a node's streams per connection)")
+	fs.IntVar(&f.terminals, "terminals", 0, "simulated terminals (client connections) in all, spread over the stations (default 16 per station)")
+	fs.IntVar(&f.inflight, "inflight", 8, "ballots each terminal casts at once, each waiting for its commit (at most 14: a node's streams per connection)")
 	fs.IntVar(&f.roll, "roll", 0, "voters on the roll of the local election (default: --voters); more than --voters to measure a large roll's memory")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
 	fs.StringVar(&f.keep, "keep", "", "make the election in this directory (must not exist) and keep it, with the nodes' logs")
@@ -216,7 +216,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 	// The terminals.
 	terminals := b.f.terminals
 	if terminals == 0 {
-		terminals = 32 * n
+		terminals = 16 * n
 	}
 	terminals = max(terminals, n)
 	rep.Terminals = terminals
