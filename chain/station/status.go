@@ -24,6 +24,7 @@ type Status struct {
 	Rejected  uint64
 	Dropped   uint64
 	Committed uint64 // blocks committed since start
+	Gossiped  uint64 // proposals and votes sent to peers by gossip (re-sent or relayed) since start
 }
 
 type stats struct {
@@ -36,6 +37,7 @@ func (e *Engine) Status() Status {
 	s.Peers = e.cfg.Transport.Peers()
 	s.Mempool, _ = e.mempool.Len()
 	s.Accepted, s.Rejected, s.Dropped = e.stats.accepted.Load(), e.stats.rejected.Load(), e.stats.dropped.Load()
+	s.Gossiped = e.stats.gossiped.Load()
 	return s
 }
 
