@@ -25,6 +25,7 @@ import (
 	"github.com/urna-vote/urna/chain/chaintest"
 	"github.com/urna-vote/urna/net/api"
 	"github.com/urna-vote/urna/net/endpoint"
+	"github.com/urna-vote/urna/net/mesh"
 )
 
 // Floods against a real node process, while voters at two stations (one
@@ -37,13 +38,15 @@ import (
 //   - a client that sends a request frame declaring 1 GiB, and keeps
 //     sending its bytes;
 //   - a client that opens connections without end (bounded here: more
-//     than the node's limit of 256).
+//     than the node's limit of 256);
+//   - strangers (keys of no station) at the stations' protocol.
 //
 // Every voter's ballot must be committed; the node's memory must stay
 // bounded (its peak resident size, VmHWM, grows by less than 256 MiB);
 // the forger must be cut off after a few forgeries, the other flooder
 // answered busy and cut off, the 1 GiB frame
-// cut off at once, the connections above the limit refused; and the
+// cut off at once, the connections above the limit refused, the strangers
+// refused at the handshake; and the
 // node's /metrics must count each.
 func TestFloodsAgainstANode(t *testing.T) {
 	if testing.Short() {
@@ -328,6 +331,31 @@ func TestFloodsAgainstANode(t *testing.T) {
 		}
 	}
 
+	// 4. Strangers at the stations' protocol on the same port: 50
+	// handshakes with keys that are no station's, each refused.
+	strangersRefused := 0
+	for range 50 {
+		_, key, _ := ed25519.GenerateKey(crand.Reader)
+		cert, err := endpoint.Certificate(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tr.Dial(ctx, udpAddr(t, target), endpoint.ClientTLS(mesh.ALPN, pin, &cert), &quic.Config{HandshakeIdleTimeout: 10 * time.Second})
+		if err == nil {
+			// TLS 1.3: the refusal of our certificate may come after Dial.
+			_, err = c.AcceptStream(ctx)
+		}
+		var te *quic.TransportError // a TLS alert: the handshake was refused
+		if errors.As(err, &te) && te.ErrorCode.IsCryptoError() {
+			strangersRefused++
+		} else {
+			t.Errorf("a stranger at the stations' protocol: %v", err)
+		}
+	}
+	if strangersRefused != 50 {
+		t.Errorf("%d of 50 strangers refused at the stations' protocol", strangersRefused)
+	}
+
 	// Memory stayed bounded.
 	memAfter := procMemory(t, pid)
 	t.Logf("node memory: resident %d → %d MiB, peak %d → %d MiB", memBefore.rss>>20, memAfter.rss>>20, memBefore.hwm>>20, memAfter.hwm>>20)
@@ -354,11 +382,30 @@ func TestFloodsAgainstANode(t *testing.T) {
 			t.Errorf("metric %s is 0", want)
 		}
 	}
+	if n := metricSum(m, "urna_net_events_total", `event="refused"`); n < 50 {
+		t.Errorf("urna_net_events_total{event=\"refused\"} is %v, 50 strangers were refused", n)
+	}
 	for reason, code := range map[string]quic.ApplicationErrorCode{"flood": endpoint.CodeFlood, "garbage": endpoint.CodeGarbage} {
 		if got := metricValue(t, m, `urna_client_cut_total{reason="`+reason+`"}`); got < float64(cuts[code]) {
 			t.Errorf("urna_client_cut_total{reason=%q} is %v, the flooders were cut %d times so", reason, got, cuts[code])
 		}
 	}
+}
+
+// metricSum sums a metric's samples whose labels contain a string.
+func metricSum(scrape, name, labels string) float64 {
+	var sum float64
+	for _, line := range strings.Split(scrape, "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok || !strings.Contains(rest, labels) {
+			continue
+		}
+		f := strings.Fields(rest)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }
 
 // newProcessElection makes an election of four stations on free loopback
