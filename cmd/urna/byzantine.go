@@ -170,6 +170,9 @@ func (b *byzantineTransport) rewrite(to int, data []byte) [][]byte {
 	if err != nil || (m.Vote == nil && m.Proposal == nil) {
 		return [][]byte{data}
 	}
+	if (m.Vote != nil && int(m.Vote.Validator) != b.self) || (m.Proposal != nil && int(m.Proposal.Proposer) != b.self) {
+		return [][]byte{data} // another station's message, relayed by gossip: only our own are attacks
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := [][]byte{data}
