@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -25,17 +26,32 @@ import (
 	"github.com/urna-vote/urna/net/api"
 )
 
-// byzantineBinary builds cmd/urna with the test-only build tag
-// urnabyzantine (byzantine.go): `urna node --byzantine ...`.
+var (
+	byzBuildOnce sync.Once
+	byzBin       string
+	byzBuildErr  error
+)
+
+// byzantineBinary builds cmd/urna once per test run with the test-only
+// build tag urnabyzantine (byzantine.go): `urna node --byzantine ...`. It
+// lies next to urnaBinary's, which TestMain removes.
 func byzantineBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "urna-byzantine")
-	cmd := exec.Command("go", "build", "-tags", "urnabyzantine", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags urnabyzantine: %v\n%s", err, out)
+	dir := filepath.Dir(urnaBinary(t))
+	byzBuildOnce.Do(func() {
+		bin := filepath.Join(dir, "urna-byzantine")
+		cmd := exec.Command("go", "build", "-tags", "urnabyzantine", "-trimpath", "-o", bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			byzBuildErr = fmt.Errorf("go build -tags urnabyzantine: %v\n%s", err, out)
+			return
+		}
+		byzBin = bin
+	})
+	if byzBuildErr != nil {
+		t.Fatal(byzBuildErr)
 	}
-	return bin
+	return byzBin
 }
 
 // The released binary knows no Byzantine behaviour: --byzantine is an
