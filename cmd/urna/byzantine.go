@@ -199,6 +199,7 @@ func (b *byzantineTransport) rewrite(to int, data []byte) [][]byte {
 		old := b.sent[b.rng.IntN(len(b.sent))]
 		if om, err := bft.DecodeMessage(old); err == nil && msgHeight(om)+2 <= b.height {
 			out = append(out, old)
+			b.once("replayed old message", 0, 0)
 		}
 	}
 	return out

@@ -237,7 +237,7 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 		t.Errorf("the Byzantine station never forged a ballot in a block")
 	}
 	t.Logf("of which with a forged ballot: %d", forged())
-	for _, want := range []string{"byzantine: sent double vote", "byzantine: sent equivocating proposal", "byzantine: sent proposal with an invalid ballot"} {
+	for _, want := range []string{"byzantine: sent double vote", "byzantine: sent equivocating proposal", "byzantine: sent proposal with an invalid ballot", "byzantine: sent replayed old message"} {
 		if n := bytes.Count(byzLog, []byte(want)); n == 0 {
 			t.Errorf("the Byzantine station's log has no %q", want)
 		} else {
