@@ -41,9 +41,10 @@ var byzantineAttacks = []string{
 	// double-vote: send the odd stations a second, conflicting vote with
 	// every vote (both signed): the evidence of an equivocation.
 	"double-vote",
-	// invalid-ballots: as proposer at heights h with h/n even, propose a block in
-	// which a ballot is replaced by a forged one (proofs of another
-	// selection), or, without ballots, a transaction that is no ballot.
+	// invalid-ballots: as proposer at heights h with h/n even, propose a
+	// block in which a ballot is replaced by a forged one (a response of
+	// its first range proof replaced by another's), or, without ballots, a
+	// ballot transaction that does not decode.
 	"invalid-ballots",
 	// replay: re-send the station's own consensus messages of past heights.
 	"replay",
@@ -106,7 +107,8 @@ func init() {
 	}
 }
 
-// byzantineTransport rewrites a station's outgoing consensus messages.
+// byzantineTransport rewrites a station's outgoing consensus messages and
+// its own transactions.
 type byzantineTransport struct {
 	station.Transport
 	log     *slog.Logger
@@ -272,8 +274,8 @@ func (b *byzantineTransport) variantOf(p *bft.Proposal, data []byte, which int, 
 }
 
 // forgeBallot replaces the block's first ballot by a copy whose first
-// contest carries the range proof of another ballot's contest or a
-// tampered one: it decodes, but does not verify. Without a ballot to
+// range proof has one response replaced by another's: it decodes, but does
+// not verify. Without a ballot to
 // forge (the polls are not open yet) it adds a ballot transaction whose
 // payload is no ballot, and returns false.
 func (b *byzantineTransport) forgeBallot(blk *chain.Block) bool {
