@@ -275,9 +275,8 @@ func (b *byzantineTransport) variantOf(p *bft.Proposal, data []byte, which int, 
 
 // forgeBallot replaces the block's first ballot by a copy whose first
 // range proof has one response replaced by another's: it decodes, but does
-// not verify. Without a ballot to
-// forge (the polls are not open yet) it adds a ballot transaction whose
-// payload is no ballot, and returns false.
+// not verify. Without a ballot to forge (the polls are not open yet) it
+// adds a ballot transaction whose payload is no ballot, and returns false.
 func (b *byzantineTransport) forgeBallot(blk *chain.Block) bool {
 	for i, raw := range blk.Txs {
 		tx, err := chain.DecodeTx(raw)
