@@ -172,8 +172,9 @@ func TestGossipNotEchoed(t *testing.T) {
 
 // A ballot still waiting after the relay delay is passed on: station 2,
 // cut off from station 0 where the ballot was cast, gets it from the
-// others (the chain cannot commit it meanwhile: station 3 is down, and
-// without the 0–2 link no quorum forms).
+// others. The chain cannot commit it meanwhile: station 3 is down and
+// station 1 sends nothing but transactions, so no quorum forms (relayed
+// votes would otherwise make one through station 1).
 func TestGossipRelayedWhenStillWaiting(t *testing.T) {
 	c := openCluster(t, 4, 53)
 	b := makeBallots(t, c, 1, -1)[0]
@@ -181,6 +182,14 @@ func TestGossipRelayedWhenStillWaiting(t *testing.T) {
 	raw := tx.Encode()
 	c.stop(3)
 	c.net.partition([]int{0}, []int{2})
+	c.net.mu.Lock()
+	c.net.tamper[1] = func(_ int, ch Channel, data []byte) [][]byte {
+		if ch == ChannelGossip {
+			return [][]byte{data}
+		}
+		return nil
+	}
+	c.net.mu.Unlock()
 	copies := gossipCopies(c, raw)
 	r, err := c.engine(0).Submit(context.Background(), raw)
 	if err != nil {
