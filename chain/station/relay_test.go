@@ -102,9 +102,17 @@ func TestProgressWithSeveralOneWayCuts(t *testing.T) {
 }
 
 // 30% of all messages (every channel, every direction) lost: the election
-// goes on.
+// goes on, and gossip re-sent what was lost.
 func TestProgressUnderMessageLoss(t *testing.T) {
-	progressUnder(t, 63, func(c *cluster) { c.net.setFaults(300, 0) })
+	c := progressUnder(t, 63, func(c *cluster) { c.net.setFaults(300, 0) })
+	var gossiped uint64
+	for i := range c.engines {
+		gossiped += c.engine(i).Status().Gossiped
+	}
+	if gossiped == 0 {
+		t.Fatal("30% of the messages were lost and gossip re-sent none")
+	}
+	t.Logf("%d proposals and votes sent by gossip", gossiped)
 }
 
 // A station that shows different votes to two halves of the network (each
