@@ -201,7 +201,8 @@ type nodeSource struct {
 	c        *api.Client
 	served   uint64
 	dialed   time.Time
-	err      error // unreachable, or broke off
+	dialing  chan dialed // a dial in the background, if any
+	err      error       // unreachable, or broke off
 	diverged string
 }
 
@@ -218,17 +219,58 @@ func (s *nodeSource) redial(ctx context.Context, g *genesis.Genesis, timeout tim
 		return
 	}
 	s.dialed = time.Now()
+	s.connected(dial(ctx, g, s.addr, timeout))
+}
+
+// redialLater is redial in the background, so that following the other
+// stations does not wait for a dead one's handshake: the connection is
+// taken up by a later call once it is made.
+func (s *nodeSource) redialLater(ctx context.Context, g *genesis.Genesis, timeout time.Duration) {
+	if s.dialing != nil {
+		select {
+		case r := <-s.dialing:
+			s.dialing = nil
+			s.connected(r)
+		default:
+		}
+		return
+	}
+	if s.err == nil || s.diverged != "" || time.Since(s.dialed) < 5*time.Second {
+		return
+	}
+	s.dialed = time.Now()
+	ch := make(chan dialed, 1)
+	s.dialing = ch
+	go func() { ch <- dial(ctx, g, s.addr, timeout) }()
+}
+
+// dialed is the outcome of a dial.
+type dialed struct {
+	c   *api.Client
+	id  string
+	err error
+}
+
+func dial(ctx context.Context, g *genesis.Genesis, addr string, timeout time.Duration) dialed {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
-	c, idx, err := dialStation(dctx, g, s.addr, "")
-	cancel()
+	defer cancel()
+	c, idx, err := dialStation(dctx, g, addr, "")
 	if err != nil {
-		s.err = err
+		return dialed{err: err}
+	}
+	return dialed{c: c, id: g.Stations()[idx].ID}
+}
+
+// connected takes up a dial's outcome.
+func (s *nodeSource) connected(r dialed) {
+	if r.err != nil {
+		s.err = r.err
 		return
 	}
 	if s.c != nil {
 		s.c.Close()
 	}
-	s.c, s.id, s.err = c, g.Stations()[idx].ID, nil
+	s.c, s.id, s.err = r.c, r.id, nil
 }
 
 // tallyNodes audits the chain as the stations at addrs serve it. Each
@@ -242,12 +284,22 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 		if addr == "" {
 			continue
 		}
-		s := &nodeSource{addr: addr, err: errors.New("not connected")}
-		s.redial(ctx, g, timeout)
-		srcs = append(srcs, s)
+		srcs = append(srcs, &nodeSource{addr: addr, err: errors.New("not connected")})
 	}
+	var wg sync.WaitGroup
+	for _, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.redial(ctx, g, timeout) // each source only here: no race
+		}()
+	}
+	wg.Wait()
 	defer func() {
 		for _, s := range srcs {
+			if s.dialing != nil {
+				s.connected(<-s.dialing) // bounded by the dial's timeout
+			}
 			if s.c != nil {
 				s.c.Close()
 			}
@@ -268,7 +320,7 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 	for a.Err() == nil {
 		if follow {
 			for _, s := range srcs {
-				s.redial(ctx, g, timeout)
+				s.redialLater(ctx, g, timeout)
 			}
 		}
 		n, err := fetchRound(ctx, g, a, srcs, timeout)
