@@ -45,6 +45,10 @@ type cluster struct {
 	clocks  map[int]Clock // per-station clocks, overriding clock
 	tick    time.Duration
 	beat    time.Duration
+	// noGossip starts the stations with gossip off (Config.noGossip).
+	noGossip bool
+	// restarting[i]: station i is down and a restart of it is scheduled.
+	restarting []atomic.Bool
 }
 
 func testTimeouts() bft.TimeoutConfig {
@@ -57,8 +61,13 @@ func testTimeouts() bft.TimeoutConfig {
 }
 
 func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
+	return newClusterDeadline(t, config, voters, seed, 8)
+}
+
+// newClusterDeadline is newCluster with another DKG deadline height.
+func newClusterDeadline(t *testing.T, config string, voters int, seed uint64, deadline int) *cluster {
 	e := chaintest.NewElection(t, config, voters, seed, func(c *genesis.Config) {
-		c.Params.DKGDeadlineHeight = 8
+		c.Params.DKGDeadlineHeight = deadline
 	})
 	n := e.N()
 	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n), kill: make([]atomic.Bool, n)}
@@ -68,6 +77,7 @@ func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
 		c.dirs = append(c.dirs, filepath.Join(base, fmt.Sprintf("station-%d", i)))
 	}
 	c.engines = make([]*Engine, n)
+	c.restarting = make([]atomic.Bool, n)
 	c.stops = make([]context.CancelFunc, n)
 	c.dones = make([]chan error, n)
 	t.Cleanup(c.stopAll)
@@ -101,7 +111,7 @@ func (c *cluster) start(i int) {
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: clock, crash: crash, ioFault: ioFault,
+		Heartbeat: beat, Clock: clock, crash: crash, ioFault: ioFault, noGossip: c.noGossip,
 	})
 	if errors.Is(err, errCrashed) {
 		// A simulated crash inside the WAL replay: restart again later.
@@ -109,7 +119,7 @@ func (c *cluster) start(i int) {
 		c.crashes++
 		c.mu.Unlock()
 		c.net.setDown(i, true)
-		time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+		c.restartLater(i)
 		return
 	}
 	if err != nil {
@@ -125,6 +135,7 @@ func (c *cluster) start(i int) {
 			// disk is fixed.
 			eng.Close()
 			done <- nil
+			c.restarting[i].Store(true) // before it looks down: bringUp must wait
 			c.mu.Lock()
 			if c.engines[i] == eng {
 				c.engines[i] = nil
@@ -132,7 +143,7 @@ func (c *cluster) start(i int) {
 			}
 			c.mu.Unlock()
 			c.net.setDown(i, true)
-			time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+			c.restartLater(i)
 			return
 		}
 		if !errors.Is(err, errCrashed) {
@@ -142,6 +153,7 @@ func (c *cluster) start(i int) {
 		// A simulated crash: the station is gone until it restarts from
 		// its disk, as an operator (or systemd) would restart it.
 		done <- nil
+		c.restarting[i].Store(true) // before it looks down: bringUp must wait
 		c.mu.Lock()
 		if c.engines[i] == eng {
 			c.engines[i] = nil
@@ -149,11 +161,37 @@ func (c *cluster) start(i int) {
 		}
 		c.mu.Unlock()
 		c.net.setDown(i, true)
-		time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+		c.restartLater(i)
 	}()
 	c.mu.Lock()
 	c.engines[i], c.stops[i], c.dones[i] = eng, cancel, done
+	c.restarting[i].Store(false)
 	c.mu.Unlock()
+}
+
+// restartLater restarts station i from its disk in a moment, as an operator
+// (or systemd) would after it died.
+func (c *cluster) restartLater(i int) {
+	c.restarting[i].Store(true) // until start has it running again
+	time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+}
+
+// bringUp makes sure station i runs: it starts it, or, if a restart is
+// already scheduled, waits for that one (two engines must never open one
+// station's directory: the store refuses the second).
+func (c *cluster) bringUp(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for c.engine(i) == nil {
+		if !c.restarting[i].Load() {
+			c.start(i)
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("station %d did not restart", i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *cluster) startAll() {

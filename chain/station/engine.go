@@ -51,6 +51,10 @@ type Config struct {
 	// crash, if set (tests only), is asked at each step of the commit path
 	// whether the station should crash there.
 	crash func(point string) bool
+	// noGossip (tests only) turns gossip off: no Haves, no relaying; every
+	// tick re-broadcasts our latest votes and, every fifth, the votes that
+	// justify our round, as the engine did before gossip. Tests compare.
+	noGossip bool
 	// ioFault, if set (tests only), is asked before each write to the disk
 	// ("wal-append", "wal-sync", "store-commit", "signer") for the error
 	// that write should fail with, as a failing disk would.
@@ -89,12 +93,18 @@ type Engine struct {
 	pendingProp *bft.ProposalRequest
 	workSent    uint64 // height for which WorkReady was fed
 	lastSyncAsk time.Time
-	lastServed  []time.Time // per peer: when we last served it decisions
+	lastServed  []time.Time  // per peer: when we last served it decisions
+	peers       []peerGossip // per station: its latest Have, what we sent it (relay.go)
+	ticks       int          // ticks so far
+	stepAt      [2]uint64    // height and round after the last step
 
 	// Channels into the loop.
 	timers chan bft.Timeout
 	work   chan struct{}
 	admit  chan Packet // gossip packets waiting for admission workers
+
+	verifyq   chan *verifyJob // ballots waiting for the batch verifier (preverify.go)
+	verifying atomic.Bool     // the batch verifier runs
 
 	waiters waiters
 	events  events
@@ -151,9 +161,11 @@ func Open(cfg Config) (*Engine, error) {
 		timers:  make(chan bft.Timeout, 256),
 		work:    make(chan struct{}, 1),
 		admit:   make(chan Packet, 4096),
+		verifyq: make(chan *verifyJob, 1024),
 		done:    make(chan struct{}),
 	}
 	e.waiters.init()
+	e.initGossip()
 	if err := e.openDisk(); err != nil {
 		e.closeDisk()
 		return nil, err
@@ -339,6 +351,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.admissionWorker(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.verifier(ctx)
+	}()
+	e.verifying.Store(true)
 	err := e.loop(ctx)
 	cancel()
 	wg.Wait()
@@ -360,6 +378,7 @@ func (e *Engine) startup() error {
 		e.pendingProp = &req
 	}
 	e.sendStatus()
+	e.broadcastHave()
 	e.duties.afterBlock(nil)
 	e.signalWork()
 	return nil
@@ -426,7 +445,13 @@ func (e *Engine) loopUntilError(ctx context.Context) error {
 
 // step feeds one input through the driver: logged, stepped, and its Ready
 // carried out in the safe order (persist, send, apply; see bft.Driver).
-func (e *Engine) step(in bft.Input) error { return e.drv.Step(in) }
+func (e *Engine) step(in bft.Input) error {
+	err := e.drv.Step(in)
+	if err == nil {
+		e.afterStep()
+	}
+	return err
+}
 
 // engineHost is the station's side of bft.Host: its WAL, store and network.
 type engineHost struct{ e *Engine }
@@ -480,6 +505,9 @@ func (h engineHost) Rest(rd bft.Ready) error {
 	}
 	if rd.Sync != nil {
 		e.askSync(rd.Sync.From, rd.Sync.To)
+	}
+	if rd.Commit != nil {
+		e.broadcastLastHave()
 	}
 	if rd.NeedProposal != nil {
 		req := *rd.NeedProposal
@@ -554,6 +582,11 @@ func (e *Engine) onPacket(p Packet) error {
 			return nil
 		}
 		if h := m.Height(); h < e.core.Height() {
+			if m.Vote != nil && e.core.PastConflict(m.Vote) {
+				// A relayed vote that conflicts with one we hold of the
+				// height we decided last: the core proves the equivocation.
+				return e.step(m)
+			}
 			// The sender is behind: answer it (the authenticated sender, not
 			// whoever the message claims to be from) with that height's
 			// decision. A message of a decided height changes nothing here,
@@ -576,6 +609,9 @@ func (e *Engine) onPacket(p Packet) error {
 		return nil
 	case ChannelSync:
 		return e.onSync(p)
+	case ChannelState:
+		e.onHave(p)
+		return nil
 	}
 	e.stats.dropped.Add(1)
 	return nil

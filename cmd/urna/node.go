@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,6 +27,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	homeDir := fs.String("home", "", "the station's home directory (made by urna init)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	logLevel := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
+	var tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
+	if testOnlyNodeFlags != nil {
+		tamper = testOnlyNodeFlags(fs)
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,8 +58,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	idx, _ := h.genesis.StationByKey(h.publicKey())
 	me := h.genesis.Stations()[idx]
 	log := slog.New(handler).With("node", me.ID)
+	cfg.tamper = tamper
 	return runStation(ctx, h, cfg, log)
 }
+
+// testOnlyNodeFlags is nil in a released binary. A test-only build (build
+// tag urnabyzantine, byzantine.go) sets it to add flags to `urna node` that
+// make the station misbehave; it returns what rewrites the station's
+// traffic (nil when no such flag is given).
+var testOnlyNodeFlags func(fs *flag.FlagSet) func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 
 // runStation wires a station: the QUIC endpoint, the mesh, the engine, the
 // client protocol and the metrics; runs it; and stops it in order: the
@@ -59,6 +74,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // and peers are disconnected, and the store is closed.
 func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger) (err error) {
 	g := h.genesis
+	// The configured limit, or the default unless GOMEMLIMIT says otherwise.
+	if lim, _ := cfg.memoryLimit(); lim > 0 && (cfg.MemoryLimit != "" || os.Getenv("GOMEMLIMIT") == "") {
+		debug.SetMemoryLimit(lim)
+	}
 	key := ed25519.NewKeyFromSeed(h.seed)
 	idx, _ := g.StationByKey(h.publicKey())
 	ep, err := endpoint.Listen(endpoint.Config{Listen: cfg.Listen, Key: key, Logger: log})
@@ -75,13 +94,24 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		return err
 	}
 	defer m.Close()
-	tr := newMeshTransport(m)
-	defer tr.close()
+	mt := newMeshTransport(m)
+	defer mt.close()
 	guard := newDiskGuard(h.dataDir(), cfg.minFreeMB())
 	if err := guard.check(); err != nil {
 		return err
 	}
-	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log})
+	var tr station.Transport = mt
+	if cfg.tamper != nil {
+		if tr, err = cfg.tamper(mt, h, log); err != nil {
+			return err
+		}
+	}
+	// The mempool holds a few blocks' worth: enough to keep blocks full
+	// under a rush, bounded so that a flood costs a known amount of memory
+	// (docs/BENCHMARKS.md measures a station's RSS).
+	p := g.Params()
+	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log,
+		MempoolTxs: max(10_000, 2*p.MaxBlockTxs), MempoolBytes: max(32<<20, 2*p.MaxBlockBytes)})
 	if err != nil {
 		err = fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
 		if advice := diskAdvice(err, h.dataDir()); advice != "" {
@@ -96,7 +126,14 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		log.Info("station stopped", "height", eng.Ledger().Height())
 	}()
 	metrics := newNodeMetrics()
-	be := &backend{e: eng, g: g, roll: h.roll.Encode(), metrics: metrics}
+	// The roll file was checked against the genesis when the home was
+	// opened (not hashed again here: that would read every page of it into
+	// memory); clients check what they are sent against the genesis too.
+	roll, err := mapRoll(filepath.Join(h.dir, homeRoll))
+	if err != nil {
+		roll = h.roll.Encode()
+	}
+	be := &backend{e: eng, g: g, roll: roll, metrics: metrics}
 	srv, err := api.NewServer(ep, api.ServerConfig{
 		Backend: be,
 		Limits:  api.Limits{MaxRequest: chain.MaxTxSize + 4<<10},
@@ -114,6 +151,13 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		stop, err := serveMetrics(cfg.Metrics, metrics.reg, log)
 		if err != nil {
 			return fmt.Errorf("metrics on %s: %w (change metrics in %s)", cfg.Metrics, err, homeConfig)
+		}
+		defer stop()
+	}
+	if cfg.Pprof != "" {
+		stop, err := servePprof(cfg.Pprof, log)
+		if err != nil {
+			return fmt.Errorf("pprof on %s: %w (change pprof in %s)", cfg.Pprof, err, homeConfig)
 		}
 		defer stop()
 	}
