@@ -48,6 +48,10 @@ type nodeConfig struct {
 	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 }
 
+// maxMinFreeMB bounds min_free_mb (1 EiB), so that it converts to bytes
+// without overflow.
+const maxMinFreeMB = 1 << 40
+
 // minFreeMB is MinFreeMB with its default.
 func (c *nodeConfig) minFreeMB() uint64 {
 	if c.MinFreeMB == nil {
@@ -86,6 +90,9 @@ func loadNodeConfig(h *home) (*nodeConfig, error) {
 		if err := checkHostPort(c.Metrics); err != nil {
 			return nil, fmt.Errorf("%s: metrics: %w", path, err)
 		}
+	}
+	if c.MinFreeMB != nil && *c.MinFreeMB > maxMinFreeMB {
+		return nil, fmt.Errorf("%s: min_free_mb: %d MiB is more than any disk (at most %d)", path, *c.MinFreeMB, uint64(maxMinFreeMB))
 	}
 	if c.Pprof != "" {
 		if err := checkHostPort(c.Pprof); err != nil {
