@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
@@ -144,6 +145,17 @@ func withTx(t *testing.T, f *fixture, h uint64, i int, tx *chain.Tx) [][]byte {
 	return txs
 }
 
+// txOfKind is the index of the first transaction of this kind in block h.
+func txOfKind(t *testing.T, f *fixture, h uint64, kind chain.TxKind) int {
+	for i := range f.block(t, h).Txs {
+		if f.tx(t, h, i).Kind == kind {
+			return i
+		}
+	}
+	t.Fatalf("no %s in block %d", kind, h)
+	return 0
+}
+
 func ballotAt(t *testing.T, f *fixture, h uint64, i int) *ballot.Ballot {
 	b, err := ballot.DecodeBallot(f.tx(t, h, i).Payload)
 	if err != nil {
@@ -201,6 +213,60 @@ func TestTamperedRecords(t *testing.T) {
 			txs := f.block(t, h).Txs
 			return f.resigned(t, h, append(txs, chain.NewBallotTx(b).Encode()))
 		}, audit.CheckCiphertexts, "ciphertext-reused", f.BallotHeights[1], len(f.block(t, f.BallotHeights[1]).Txs)},
+		{"forged ballot signature, re-certified", func(t *testing.T) []byte {
+			b := ballotAt(t, f, bh, 3)
+			b.Signature[40] ^= 0x01
+			return f.resigned(t, bh, withTx(t, f, bh, 3, chain.NewBallotTx(b)))
+		}, audit.CheckTxSignatures, "ballot-signature", bh, 3},
+		{"challenged ballot opened to other marks, re-certified", func(t *testing.T) []byte {
+			h := f.Spoiled.Height
+			i := txOfKind(t, f, h, chain.TxSpoiled)
+			sp, err := ballot.DecodeSpoiledBallot(f.tx(t, h, i).Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp.Marks[0][0], sp.Marks[0][1] = sp.Marks[0][1], sp.Marks[0][0]
+			if sp.Marks[0][0] == sp.Marks[0][1] {
+				sp.Marks[0][0] ^= 1
+			}
+			return f.resigned(t, h, withTx(t, f, h, i, chain.NewSpoiledTx(sp)))
+		}, audit.CheckChallenged, "opening", f.Spoiled.Height, -2},
+		{"cast ballot challenged afterwards, re-certified", func(t *testing.T) []byte {
+			c := f.prefix(t, bh-1)
+			el, _ := f.E.Machine.Election(c.State)
+			m := f.E.Genesis.Manifest()
+			ch := firstChoices(&m)
+			b, nonces := c.Ballot(t, fixtureVoters-2, 1, ch)
+			sp, err := el.Spoil(b, ch, nonces)
+			if err != nil {
+				t.Fatal(err)
+			}
+			txs := append(f.block(t, bh).Txs, chain.NewBallotTx(b).Encode(), chain.NewSpoiledTx(sp).Encode())
+			return f.resigned(t, bh, txs)
+		}, audit.CheckChallenged, "ballot-cast", bh, 5},
+		{"ballot of a credential not on the roll, re-certified", func(t *testing.T) []byte {
+			c := f.prefix(t, bh-1)
+			el, _ := f.E.Machine.Election(c.State)
+			m := f.E.Genesis.Manifest()
+			code, _ := ballot.NewVotingCode(nil)
+			b, _, err := el.NewBallot(ballot.DeriveCredential(f.E.Genesis.ElectionID(), code), f.E.Config.Stations[0].ID, firstChoices(&m), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f.resigned(t, bh, append(f.block(t, bh).Txs, chain.NewBallotTx(b).Encode()))
+		}, audit.CheckEligibility, "ineligible", bh, 4},
+		{"ballot after the polls closed, re-certified", func(t *testing.T) []byte {
+			h := f.BallotHeights[2] + 1 // the close approvals
+			c := f.prefix(t, h-1)
+			m := f.E.Genesis.Manifest()
+			b, _ := c.Ballot(t, fixtureVoters-3, 0, firstChoices(&m))
+			return f.resigned(t, h, append(f.block(t, h).Txs, chain.NewBallotTx(b).Encode()))
+		}, audit.CheckPhases, "wrong-phase", f.BallotHeights[2] + 1, len(f.block(t, f.BallotHeights[2]+1).Txs)},
+		{"approval by someone who is not an official, re-certified", func(t *testing.T) []byte {
+			h := bh - 1 // the open approvals
+			_, key, _ := ed25519.GenerateKey(nil)
+			return f.resigned(t, h, append(f.block(t, h).Txs, chain.NewApprovalTx(f.E.Fingerprint(), chain.ActionClose, key).Encode()))
+		}, audit.CheckTxSignatures, "not-official", bh - 1, len(f.block(t, bh-1).Txs)},
 		{"removed block", func(t *testing.T) []byte {
 			blocks := append(append([][]byte(nil), f.C.Blocks[:bh-1]...), f.C.Blocks[bh:]...)
 			certs := encodeCerts(f.C.Certs)
@@ -307,6 +373,20 @@ func TestAlteredPublishedResult(t *testing.T) {
 	}
 	if err := a.CheckPublished("station north", f.C.State.Result); err != nil {
 		t.Fatalf("the true result: %v", err)
+	}
+	// Block by block (no read-ahead), the report is the whole record's.
+	byBlock := a.Report()
+	whole, err := verify(t, f, f.Record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range byBlock.Checks {
+		if c.Name != audit.CheckRecord && c != whole.Checks[i] {
+			t.Fatalf("check %s: block by block %+v, whole record %+v", c.Name, c, whole.Checks[i])
+		}
+	}
+	if !byBlock.Tallied || byBlock.Height != whole.Height || len(byBlock.Results) != len(whole.Results) {
+		t.Fatal("the block-by-block audit ends elsewhere than the record's")
 	}
 	altered := [][]uint64{append([]uint64(nil), f.C.State.Result[0]...)}
 	altered[0][0]++

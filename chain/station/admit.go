@@ -2,10 +2,12 @@ package station
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
@@ -34,12 +36,45 @@ func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 		return Receipt{}, ErrStopped
 	default:
 	}
-	r, added, err := e.admitTx(raw)
+	a := decodeAdmission(raw)
+	if a.ballot != nil && !e.mempool.Has(a.hash) {
+		e.preverify(ctx, [][]byte{a.tx.Payload}, []*ballot.Ballot{a.ballot})
+	}
+	r, added, err := e.admit1(a)
 	if added {
 		e.cfg.Transport.Broadcast(ChannelGossip, raw)
 		e.signalWork()
 	}
 	return r, err
+}
+
+// admission is a transaction being admitted, decoded once.
+type admission struct {
+	raw    []byte
+	tx     *chain.Tx      // nil if the bytes are not a transaction
+	err    error          // why tx is nil
+	hash   [32]byte       // of raw, when tx is not nil
+	ballot *ballot.Ballot // a ballot transaction's ballot, if it decodes
+	berr   error          // why a ballot transaction's ballot does not decode
+}
+
+func decodeAdmission(raw []byte) *admission {
+	return decodeAdmissionHashed(raw, sha256.Sum256(raw))
+}
+
+// decodeAdmissionHashed is decodeAdmission with the hash of raw known.
+// (DecodeTx accepts only the canonical encoding, so the hash of the bytes
+// is the transaction's hash: no re-encoding needed.)
+func decodeAdmissionHashed(raw []byte, hash [32]byte) *admission {
+	a := &admission{raw: raw}
+	if a.tx, a.err = chain.DecodeTx(raw); a.err != nil {
+		return a
+	}
+	a.hash = hash
+	if a.tx.Kind == chain.TxBallot {
+		a.ballot, a.berr = ballot.DecodeBallot(a.tx.Payload)
+	}
+	return a
 }
 
 // admitTx runs the admission checks and adds the transaction to the
@@ -48,11 +83,19 @@ func (e *Engine) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 // was passed on when it was added; a committed one must not travel again,
 // or stations would echo it to each other forever).
 func (e *Engine) admitTx(raw []byte) (r Receipt, added bool, err error) {
-	r, err = e.admitCheck(raw)
+	return e.admit1(decodeAdmission(raw))
+}
+
+func (e *Engine) admit1(a *admission) (r Receipt, added bool, err error) {
+	r, err = e.admitCheck(a)
 	if err != nil || r.Committed {
 		return r, false, err
 	}
-	if err := e.mempool.Add(r.Hash, raw, e.credOf(raw)); err != nil {
+	var cred *[32]byte
+	if a.ballot != nil {
+		cred = &a.ballot.Credential
+	}
+	if err := e.mempool.Add(r.Hash, a.raw, cred); err != nil {
 		if errors.Is(err, ErrInMempool) {
 			return r, false, nil
 		}
@@ -62,29 +105,14 @@ func (e *Engine) admitTx(raw []byte) (r Receipt, added bool, err error) {
 	return r, true, nil
 }
 
-// credOf is the credential of a ballot transaction (one pending ballot per
-// credential), nil for other kinds. raw has passed admitCheck.
-func (e *Engine) credOf(raw []byte) *[32]byte {
-	tx, err := chain.DecodeTx(raw)
-	if err != nil || tx.Kind != chain.TxBallot {
-		return nil
-	}
-	b, err := ballot.DecodeBallot(tx.Payload)
-	if err != nil {
-		return nil
-	}
-	return &b.Credential
-}
-
 // admitCheck runs the admission checks: the transaction is well formed and
 // either committed already (r.Committed) or valid on the committed state.
 // A transaction already in the mempool passes without being checked again.
-func (e *Engine) admitCheck(raw []byte) (Receipt, error) {
-	tx, err := chain.DecodeTx(raw)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("%w: %w", ErrRejected, err)
+func (e *Engine) admitCheck(a *admission) (Receipt, error) {
+	if a.err != nil {
+		return Receipt{}, fmt.Errorf("%w: %w", ErrRejected, a.err)
 	}
-	hash := tx.Hash()
+	hash, raw := a.hash, a.raw
 	r := Receipt{Hash: hash}
 	if loc, found, err := e.ledger.TxLocation(hash); err != nil {
 		return r, err
@@ -95,10 +123,8 @@ func (e *Engine) admitCheck(raw []byte) (Receipt, error) {
 	if e.mempool.Has(hash) {
 		return r, nil
 	}
-	if tx.Kind == chain.TxBallot {
-		if _, err := ballot.DecodeBallot(tx.Payload); err != nil {
-			return r, fmt.Errorf("%w: %w", ErrRejected, err)
-		}
+	if a.berr != nil {
+		return r, fmt.Errorf("%w: %w", ErrRejected, a.berr)
 	}
 	// CheckTx verifies a ballot's proofs once and leaves the verdict in the
 	// machine's cache, which spares the block's validation the work.
@@ -135,28 +161,86 @@ func (e *Engine) submitOwn(tx *chain.Tx) {
 	}
 }
 
-// admissionWorker checks transactions gossiped by peers, off the loop.
+// admissionWorker checks transactions gossiped by peers, off the loop: the
+// packets waiting are taken together, so that their ballots are verified
+// in one batch (preverify.go).
 func (e *Engine) admissionWorker(ctx context.Context) {
+	var batch []*admission
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return
 		case p := <-e.admit:
-			tx, err := chain.DecodeTx(p.Data)
-			if err != nil {
-				e.stats.dropped.Add(1)
-				continue
+			batch = e.appendGossip(batch, p)
+		}
+	gather:
+		for len(batch) < maxVerifyBatch {
+			select {
+			case p := <-e.admit:
+				batch = e.appendGossip(batch, p)
+			default:
+				break gather
 			}
-			if e.mempool.Has(tx.Hash()) {
-				continue
+		}
+		var payloads [][]byte
+		var ballots []*ballot.Ballot
+		for _, a := range batch {
+			if a.ballot != nil {
+				payloads = append(payloads, a.tx.Payload)
+				ballots = append(ballots, a.ballot)
 			}
-			if _, added, err := e.admitTx(p.Data); err == nil && added {
-				// Pass it on, so it reaches stations the origin cannot.
-				e.cfg.Transport.Broadcast(ChannelGossip, p.Data)
+		}
+		e.preverify(ctx, payloads, ballots)
+		relayAt := e.cfg.Clock.Now().Add(e.relayDelay())
+		for _, a := range batch {
+			if _, added, err := e.admit1(a); err == nil && added {
+				e.mempool.RelayLater(a.hash, relayAt)
 				e.signalWork()
 			}
 		}
+		clear(batch)
 	}
+}
+
+// relayDelay is how long a transaction gossiped by a peer waits before
+// this station passes it on. The station that admitted it from its client
+// sends it to every station it is connected to; passing it on at once as
+// well would send every transaction over every link again, for nothing
+// while the stations are all connected. So a station passes on only what is
+// still waiting after two ticks: then it may be that the origin cannot reach
+// some station (a partial partition), and the copy reaches it through us.
+func (e *Engine) relayDelay() time.Duration { return 2 * e.cfg.Tick }
+
+// relayDue passes on the gossiped transactions whose relay delay is over
+// and which are still waiting (called at each tick).
+func (e *Engine) relayDue() {
+	for _, raw := range e.mempool.DueRelays(e.cfg.Clock.Now()) {
+		e.cfg.Transport.Broadcast(ChannelGossip, raw)
+	}
+}
+
+// appendGossip decodes a gossiped transaction and adds it to batch, unless
+// it is waiting in the mempool or in the batch already (every station
+// passes a new transaction on, so most arrive more than once: they are
+// recognised by their hash, before anything is decoded), or malformed
+// (counted as dropped).
+func (e *Engine) appendGossip(batch []*admission, p Packet) []*admission {
+	h := sha256.Sum256(p.Data)
+	if e.mempool.Has(h) {
+		return batch
+	}
+	for _, a := range batch {
+		if a.hash == h {
+			return batch
+		}
+	}
+	a := decodeAdmissionHashed(p.Data, h)
+	if a.err != nil {
+		e.stats.dropped.Add(1)
+		return batch
+	}
+	return append(batch, a)
 }
 
 // WaitCommitted waits until the transaction is in a committed block and

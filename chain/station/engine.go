@@ -103,6 +103,9 @@ type Engine struct {
 	work   chan struct{}
 	admit  chan Packet // gossip packets waiting for admission workers
 
+	verifyq   chan *verifyJob // ballots waiting for the batch verifier (preverify.go)
+	verifying atomic.Bool     // the batch verifier runs
+
 	waiters waiters
 	events  events
 	status  atomic.Pointer[Status]
@@ -158,6 +161,7 @@ func Open(cfg Config) (*Engine, error) {
 		timers:  make(chan bft.Timeout, 256),
 		work:    make(chan struct{}, 1),
 		admit:   make(chan Packet, 4096),
+		verifyq: make(chan *verifyJob, 1024),
 		done:    make(chan struct{}),
 	}
 	e.waiters.init()
@@ -347,6 +351,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.admissionWorker(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.verifier(ctx)
+	}()
+	e.verifying.Store(true)
 	err := e.loop(ctx)
 	cancel()
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Errors of the mempool.
@@ -37,6 +38,7 @@ type poolEntry struct {
 	cred    *[32]byte
 	seq     uint64
 	removed bool
+	relayAt time.Time // when to pass it on if it is still waiting (zero: not to)
 }
 
 // NewMempool returns an empty mempool of at most maxTxs transactions and
@@ -138,4 +140,30 @@ func (m *Mempool) Len() (txs, bytes int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.byHash), m.bytes
+}
+
+// RelayLater marks a waiting transaction to be passed on at time at, if it
+// is still waiting then (see DueRelays).
+func (m *Mempool) RelayLater(hash [32]byte, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.byHash[hash]; ok {
+		e.relayAt = at
+	}
+}
+
+// DueRelays returns, in arrival order, the waiting transactions marked by
+// RelayLater whose time has come by now, and unmarks them: each is
+// returned once.
+func (m *Mempool) DueRelays(now time.Time) [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out [][]byte
+	for _, e := range m.order {
+		if !e.removed && !e.relayAt.IsZero() && !e.relayAt.After(now) {
+			out = append(out, e.raw)
+			e.relayAt = time.Time{}
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package station
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func h(b byte) [32]byte { return [32]byte{b} }
@@ -47,5 +48,32 @@ func TestMempool(t *testing.T) {
 	}
 	if _, hs := m.Reap(10, 100); len(hs) != 2 || hs[0] != h(6) || hs[1] != h(2) {
 		t.Fatalf("order after compaction: %v", hs)
+	}
+}
+
+func TestMempoolRelays(t *testing.T) {
+	m := NewMempool(10, 1000)
+	t0 := time.Unix(1000, 0)
+	for i := byte(1); i <= 4; i++ {
+		if err := m.Add(h(i), []byte{i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.RelayLater(h(1), t0.Add(time.Second))
+	m.RelayLater(h(2), t0.Add(3*time.Second))
+	m.RelayLater(h(3), t0.Add(time.Second))
+	m.RelayLater(h(9), t0) // not waiting: nothing to mark
+	m.Remove(h(3))         // committed before its time: not relayed
+	if got := m.DueRelays(t0); len(got) != 0 {
+		t.Fatalf("due before their time: %v", got)
+	}
+	if got := m.DueRelays(t0.Add(time.Second)); len(got) != 1 || got[0][0] != 1 {
+		t.Fatalf("due at +1 s: %v, want [1]", got)
+	}
+	if got := m.DueRelays(t0.Add(2 * time.Second)); len(got) != 0 {
+		t.Fatalf("relayed twice or early: %v", got)
+	}
+	if got := m.DueRelays(t0.Add(time.Hour)); len(got) != 1 || got[0][0] != 2 {
+		t.Fatalf("due at +1 h: %v, want [2]", got)
 	}
 }

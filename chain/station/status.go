@@ -25,10 +25,14 @@ type Status struct {
 	Dropped   uint64
 	Committed uint64 // blocks committed since start
 	Gossiped  uint64 // proposals and votes sent to peers by gossip (re-sent or relayed) since start
+	// VerifyBatches and VerifyBallots count the batches of admission's
+	// ballot verification and the ballots in them (preverify.go).
+	VerifyBatches, VerifyBallots uint64
 }
 
 type stats struct {
 	accepted, rejected, dropped, blocks, decisionsServed, gossiped atomic.Uint64
+	verifyBatches, verifyBallots                                   atomic.Uint64
 }
 
 // Status returns the latest snapshot.
@@ -37,6 +41,7 @@ func (e *Engine) Status() Status {
 	s.Peers = e.cfg.Transport.Peers()
 	s.Mempool, _ = e.mempool.Len()
 	s.Accepted, s.Rejected, s.Dropped = e.stats.accepted.Load(), e.stats.rejected.Load(), e.stats.dropped.Load()
+	s.VerifyBatches, s.VerifyBallots = e.stats.verifyBatches.Load(), e.stats.verifyBallots.Load()
 	s.Gossiped = e.stats.gossiped.Load()
 	return s
 }

@@ -25,6 +25,7 @@ func (e *Engine) onTick(n int) error {
 		e.gossipTick()
 	}
 	e.sendStatus()
+	e.relayDue()
 	if req, behind := e.core.Behind(); behind {
 		e.askSync(req.From, req.To)
 	}

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/charmbracelet/x/term"
+
 	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
 	"github.com/urna-vote/urna/chain/audit"
@@ -57,10 +59,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *voteSelf && *asJSON {
 		return fmt.Errorf("--vote needs the screen: leave out --json")
 	}
-	if *voteSelf {
-		if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-			return fmt.Errorf("--vote needs a terminal on standard input")
-		}
+	if *voteSelf && !term.IsTerminal(os.Stdin.Fd()) {
+		return fmt.Errorf("--vote needs a terminal on standard input (you vote in the voter terminal)")
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
@@ -235,6 +235,18 @@ func (d *demo) run(ctx context.Context, cfgPath string) error {
 	if err := d.approvals(ctx, chain.ActionClose, g.CloseQuorum()); err != nil {
 		return err
 	}
+	if err := d.waitPhase(ctx, c0, chain.PhaseClosed, time.Minute); err != nil {
+		return err
+	}
+	late, _, err := d.el.NewBallot(ballot.DeriveCredential(g.ElectionID(), d.codes[d.voters]), g.Stations()[0].ID, d.ballots[0].choices, nil)
+	if err != nil {
+		return err
+	}
+	r, err := d.expectRefusal(ctx, c0, "a ballot after the polls closed", chain.NewBallotTx(late).Encode(), chain.ErrWrongPhase)
+	if err != nil {
+		return err
+	}
+	refused = append(refused, r)
 	d.out.say("the stations post their decryption shares …")
 	if err := d.waitPhase(ctx, c0, chain.PhaseTallied, 3*time.Minute); err != nil {
 		return err
@@ -661,18 +673,28 @@ func (d *demo) refusals(ctx context.Context, c *api.Client) ([]refusal, error) {
 	d.out.say("invalid transactions, each refused for the rule it breaks:")
 	var out []refusal
 	for _, tc := range cases {
-		_, err := c.Submit(ctx, tc.tx)
-		var rej *api.RejectedError
-		if !errors.As(err, &rej) {
-			return nil, fmt.Errorf("%s: %v, want a refusal (rule %s)", tc.what, err, chain.RuleName(tc.rule))
+		r, err := d.expectRefusal(ctx, c, tc.what, tc.tx, tc.rule)
+		if err != nil {
+			return nil, err
 		}
-		if !errors.Is(chain.RuleError(rej.Rule), tc.rule) {
-			return nil, fmt.Errorf("%s: refused for rule %q, want %q (%s)", tc.what, rej.Rule, chain.RuleName(tc.rule), rej.Message)
-		}
-		d.out.say("  refused: %-68s rule %s", tc.what, rej.Rule)
-		out = append(out, refusal{tc.what, rej.Rule})
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+// expectRefusal submits a transaction that breaks rule and checks that
+// the station refuses it naming that rule.
+func (d *demo) expectRefusal(ctx context.Context, c *api.Client, what string, tx []byte, rule error) (refusal, error) {
+	_, err := c.Submit(ctx, tx)
+	var rej *api.RejectedError
+	if !errors.As(err, &rej) {
+		return refusal{}, fmt.Errorf("%s: %v, want a refusal (rule %s)", what, err, chain.RuleName(rule))
+	}
+	if !errors.Is(chain.RuleError(rej.Rule), rule) {
+		return refusal{}, fmt.Errorf("%s: refused for rule %q, want %q (%s)", what, rej.Rule, chain.RuleName(rule), rej.Message)
+	}
+	d.out.say("  refused: %-68s rule %s", what, rej.Rule)
+	return refusal{what, rej.Rule}, nil
 }
 
 // checkTracking looks one voter's tracking code up at each station: it
@@ -823,6 +845,7 @@ func (d *demo) report(ver *verified, human *humanVoter, refused []refusal, track
 				yoursToo = " and yours"
 			}
 			fmt.Fprintf(w, "\nVERIFIED: the record's %d counted ballots tally to exactly the simulated voters' plain choices%s.\n", ver.counted, yoursToo)
+			fmt.Fprintf(w, "The whole election took %v.\n", time.Since(d.out.start).Round(100*time.Millisecond))
 		}
 		if d.keep {
 			fmt.Fprintf(w, "\nkept in %s: genesis.json, station-*/ (homes) and station-*.log, election.record\n", d.dir)

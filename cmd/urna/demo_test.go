@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,7 +72,7 @@ func TestDemo(t *testing.T) {
 	for _, r := range doc.Refused {
 		rules = append(rules, r.Rule)
 	}
-	for _, want := range []string{"already-voted", "ineligible", "bad-ballot", "ballot-challenged", "not-official", "not-canonical"} {
+	for _, want := range []string{"already-voted", "ineligible", "bad-ballot", "ballot-challenged", "not-official", "not-canonical", "wrong-phase"} {
 		if !slices.Contains(rules, want) {
 			t.Errorf("no transaction refused for rule %s (refused: %v)", want, rules)
 		}
@@ -279,6 +280,26 @@ func TestDemoReportMismatch(t *testing.T) {
 		}
 		if (err == nil) != tc.ok || doc.Verified != tc.ok || (len(doc.Problems) == 0) != tc.ok {
 			t.Errorf("%s: error %v, verified %v, problems %v; want ok %v", tc.name, err, doc.Verified, doc.Problems, tc.ok)
+		}
+	}
+}
+
+// Flags the demo refuses before it starts anything.
+func TestDemoFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vote", "--json"}, "--vote needs the screen"},
+		{[]string{"--vote"}, "--vote needs a terminal"}, // go test's stdin is none
+		{[]string{"--voters", "0"}, "--voters 0"},
+		{[]string{"--stations", "65"}, "--stations 65"},
+		{[]string{"--config", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
+	} {
+		var out, errb strings.Builder
+		code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("urna demo %v: exit %d, stderr %q; want exit 1 saying %q", tc.args, code, errb.String(), tc.want)
 		}
 	}
 }

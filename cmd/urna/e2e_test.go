@@ -339,6 +339,11 @@ func TestElectionAcrossProcesses(t *testing.T) {
 	}
 	followed := decodeReport(t, followOut.String())
 	sameReport(t, followed, plain)
+	for i, s := range followed.Stations {
+		if !s.Agrees || s.Station != g.Stations()[i].ID || s.Height == 0 {
+			t.Fatalf("urna tally --follow: station %d: %+v", i, s)
+		}
+	}
 	t.Logf("urna tally --follow verified %d blocks as they came and ends with the record's report", followed.Height)
 	cfg, err := loadNodeConfig(mustHome(t, e.home(0)))
 	if err != nil {

@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"status":   {"one screen of facts from a running station", runStatus},
 	"tally":    {"verify an election from its genesis and chain alone, and its result", runTally},
 	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
+	"bench":    {"measure a local cluster (or running nodes): ballots/s, latency, CPU, memory, disk", runBench},
 	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
 	"demo":     {"run a whole election on this machine and verify it (a minute)", runDemo},
 }

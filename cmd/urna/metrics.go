@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,6 +87,8 @@ var (
 	descBlocks    = prometheus.NewDesc("urna_blocks_committed_total", "Blocks committed since the node started.", nil, nil)
 	descAccepted  = prometheus.NewDesc("urna_tx_accepted_total", "Transactions admitted to the mempool (clients and peers).", nil, nil)
 	descRejected  = prometheus.NewDesc("urna_tx_rejected_total", "Transactions refused at admission (clients and peers).", nil, nil)
+	descVBatches  = prometheus.NewDesc("urna_verify_batches_total", "Batches in which admission verified ballots' proofs.", nil, nil)
+	descVBallots  = prometheus.NewDesc("urna_verify_ballots_total", "Ballots verified at admission, in those batches.", nil, nil)
 	descDropped   = prometheus.NewDesc("urna_engine_dropped_total", "Messages the engine dropped (malformed, stale, or admission saturated).", nil, nil)
 	descNet       = prometheus.NewDesc("urna_net_events_total", "Station mesh: frames sent and received, dropped, connections cut and handshakes refused.", []string{"event", "channel"}, nil)
 	descRequests  = prometheus.NewDesc("urna_client_requests_total", "Client protocol requests, by type.", []string{"op"}, nil)
@@ -102,7 +106,7 @@ type nodeCollector struct {
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHeight, descRound, descPhase, descPeers, descMempool, descCounted, descSpoiled,
-		descKeyReady, descBlocks, descAccepted, descRejected, descDropped, descNet, descRequests, descErrors, descClientCut} {
+		descKeyReady, descBlocks, descAccepted, descRejected, descVBatches, descVBallots, descDropped, descNet, descRequests, descErrors, descClientCut} {
 		ch <- d
 	}
 }
@@ -129,6 +133,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAccepted, s.Accepted)
 	counter(descRejected, s.Rejected)
 	counter(descDropped, s.Dropped)
+	counter(descVBatches, s.VerifyBatches)
+	counter(descVBallots, s.VerifyBallots)
 	for _, n := range c.m.Counts() {
 		counter(descNet, n.Value, n.Event.String(), n.Channel)
 	}
@@ -159,6 +165,35 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 			log.Error("metrics server stopped", "err", err)
 		}
 	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
+
+// servePprof serves Go's profiles on addr (/debug/pprof/), with the block
+// and mutex profiles switched on, until the returned function is called.
+func servePprof(addr string, log *slog.Logger) (func(), error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	runtime.SetBlockProfileRate(int(time.Millisecond / 10)) // one sample per 100 µs blocked
+	runtime.SetMutexProfileFraction(20)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof server stopped", "err", err)
+		}
+	}()
+	log.Info("serving pprof", "addr", l.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

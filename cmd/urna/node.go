@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -71,6 +74,10 @@ var testOnlyNodeFlags func(fs *flag.FlagSet) func(station.Transport, *home, *slo
 // and peers are disconnected, and the store is closed.
 func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger) (err error) {
 	g := h.genesis
+	// The configured limit, or the default unless GOMEMLIMIT says otherwise.
+	if lim, _ := cfg.memoryLimit(); lim > 0 && (cfg.MemoryLimit != "" || os.Getenv("GOMEMLIMIT") == "") {
+		debug.SetMemoryLimit(lim)
+	}
 	key := ed25519.NewKeyFromSeed(h.seed)
 	idx, _ := g.StationByKey(h.publicKey())
 	ep, err := endpoint.Listen(endpoint.Config{Listen: cfg.Listen, Key: key, Logger: log})
@@ -99,7 +106,12 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 			return err
 		}
 	}
-	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log})
+	// The mempool holds a few blocks' worth: enough to keep blocks full
+	// under a rush, bounded so that a flood costs a known amount of memory
+	// (docs/BENCHMARKS.md measures a station's RSS).
+	p := g.Params()
+	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log,
+		MempoolTxs: max(10_000, 2*p.MaxBlockTxs), MempoolBytes: max(32<<20, 2*p.MaxBlockBytes)})
 	if err != nil {
 		err = fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
 		if advice := diskAdvice(err, h.dataDir()); advice != "" {
@@ -114,7 +126,14 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		log.Info("station stopped", "height", eng.Ledger().Height())
 	}()
 	metrics := newNodeMetrics()
-	be := &backend{e: eng, g: g, roll: h.roll.Encode(), metrics: metrics}
+	// The roll file was checked against the genesis when the home was
+	// opened (not hashed again here: that would read every page of it into
+	// memory); clients check what they are sent against the genesis too.
+	roll, err := mapRoll(filepath.Join(h.dir, homeRoll))
+	if err != nil {
+		roll = h.roll.Encode()
+	}
+	be := &backend{e: eng, g: g, roll: roll, metrics: metrics}
 	srv, err := api.NewServer(ep, api.ServerConfig{
 		Backend: be,
 		Limits:  api.Limits{MaxRequest: chain.MaxTxSize + 4<<10},
@@ -132,6 +151,13 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		stop, err := serveMetrics(cfg.Metrics, metrics.reg, log)
 		if err != nil {
 			return fmt.Errorf("metrics on %s: %w (change metrics in %s)", cfg.Metrics, err, homeConfig)
+		}
+		defer stop()
+	}
+	if cfg.Pprof != "" {
+		stop, err := servePprof(cfg.Pprof, log)
+		if err != nil {
+			return fmt.Errorf("pprof on %s: %w (change pprof in %s)", cfg.Pprof, err, homeConfig)
 		}
 		defer stop()
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/urna-vote/urna/chain/station"
@@ -33,11 +34,23 @@ type nodeConfig struct {
 	// refuses to start) instead of running into a full disk; see disk.go.
 	// Default defaultMinFreeMB; 0 turns the check off.
 	MinFreeMB *uint64 `yaml:"min_free_mb"`
+	// Pprof is the TCP address of Go's /debug/pprof/ endpoints, for
+	// profiling under load; empty (the default) for none. Bind it to
+	// loopback: profiles show the node's inner workings.
+	Pprof string `yaml:"pprof"`
+	// MemoryLimit is the Go runtime's soft memory limit (as GOMEMLIMIT),
+	// e.g. "200MiB": the collector works harder as the heap nears it, so
+	// that RSS stays flat. Empty: the default, 192MiB; "off": none.
+	MemoryLimit string `yaml:"memory_limit"`
 
 	// tamper rewrites the station's traffic: set only by a test-only
 	// build's flags (see testOnlyNodeFlags), never from the file.
 	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 }
+
+// maxMinFreeMB bounds min_free_mb (1 EiB), so that it converts to bytes
+// without overflow.
+const maxMinFreeMB = 1 << 40
 
 // minFreeMB is MinFreeMB with its default.
 func (c *nodeConfig) minFreeMB() uint64 {
@@ -78,6 +91,17 @@ func loadNodeConfig(h *home) (*nodeConfig, error) {
 			return nil, fmt.Errorf("%s: metrics: %w", path, err)
 		}
 	}
+	if c.MinFreeMB != nil && *c.MinFreeMB > maxMinFreeMB {
+		return nil, fmt.Errorf("%s: min_free_mb: %d MiB is more than any disk (at most %d)", path, *c.MinFreeMB, uint64(maxMinFreeMB))
+	}
+	if c.Pprof != "" {
+		if err := checkHostPort(c.Pprof); err != nil {
+			return nil, fmt.Errorf("%s: pprof: %w", path, err)
+		}
+	}
+	if _, err := c.memoryLimit(); err != nil {
+		return nil, fmt.Errorf("%s: memory_limit: %w", path, err)
+	}
 	return &c, nil
 }
 
@@ -91,8 +115,49 @@ metrics: %q
 # min_free_mb: free space (MiB) kept on the disk of data/: below it the node
 #   stops cleanly, and will not start, rather than fill the disk (0: no check).
 min_free_mb: %d
+# pprof: TCP address of Go's /debug/pprof/ endpoints (loopback only), for
+#   profiling under load; left out: none.
+# pprof: "127.0.0.1:6060"
+# memory_limit: the Go runtime's soft memory limit; left out: 192MiB.
+# memory_limit: "192MiB"
 `, c.Listen, c.Metrics, c.minFreeMB())
 	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+// defaultMemoryLimit is the soft memory limit of a node whose config
+// says none: the store's memtables, a full mempool and a few blocks in
+// flight fit well below it (docs/BENCHMARKS.md measures a station's RSS).
+const defaultMemoryLimit = 192 << 20
+
+// memoryLimit is the soft memory limit in bytes; 0 for none.
+func (c *nodeConfig) memoryLimit() (int64, error) {
+	s := strings.TrimSpace(c.MemoryLimit)
+	switch s {
+	case "":
+		return defaultMemoryLimit, nil
+	case "off":
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}}
+	mul := int64(-1)
+	num := s
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if mul < 0 || err != nil || n <= 0 || n > (1<<50)/mul {
+		return 0, fmt.Errorf("%q: want a size such as 192MiB or 1GiB (units B, KiB, MiB, GiB), or off", c.MemoryLimit)
+	}
+	if n*mul < 32<<20 {
+		return 0, fmt.Errorf("%q is below 32MiB: a node cannot run in that", c.MemoryLimit)
+	}
+	return n * mul, nil
 }
 
 func checkHostPort(addr string) error {

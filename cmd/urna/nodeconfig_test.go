@@ -83,7 +83,7 @@ func TestNodeConfigErrors(t *testing.T) {
 			t.Errorf("config %q: min_free_mb %v, %v; want %d", text, c, err, want)
 		}
 	}
-	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n", "min_free_mb: -1\n", "min_free_mb: lots\n"} {
+	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n", "min_free_mb: -1\n", "min_free_mb: lots\n", "min_free_mb: 1099511627777\n"} {
 		os.WriteFile(filepath.Join(home, homeConfig), []byte(bad), 0o644)
 		if _, err := loadNodeConfig(h); err == nil || !strings.Contains(err.Error(), homeConfig) {
 			t.Errorf("config %q: %v", bad, err)
@@ -101,6 +101,7 @@ func FuzzNodeConfig(f *testing.F) {
 	f.Add([]byte("listen: \"127.0.0.1:7101\"\nmetrics: \"127.0.0.1:8101\"\n"))
 	f.Add([]byte("listen: [\n"))
 	f.Add([]byte("metrics: 1e99\n"))
+	f.Add([]byte("min_free_mb: 18446744073709551615\n"))
 	dir := filepath.Join(f.TempDir(), "e")
 	if code := run(testContext(), []string{"init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "2"}, discard{}, discard{}); code != 0 {
 		f.Fatal("init failed")
@@ -121,3 +122,74 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func testContext() context.Context { return context.Background() }
+
+// memory_limit: sizes with units, "off", the default when left out, and
+// clear errors for what is not a size.
+func TestMemoryLimitSetting(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		err  string
+	}{
+		{"", defaultMemoryLimit, ""},
+		{"off", 0, ""},
+		{"200MiB", 200 << 20, ""},
+		{"1GiB", 1 << 30, ""},
+		{"65536KiB", 64 << 20, ""},
+		{"100000000B", 100000000, ""},
+		{" 300MiB ", 300 << 20, ""},
+		{"200", 0, "want a size"},
+		{"200MB", 0, "want a size"},
+		{"-5MiB", 0, "want a size"},
+		{"lots", 0, "want a size"},
+		{"16MiB", 0, "below 32MiB"},
+	} {
+		got, err := (&nodeConfig{MemoryLimit: c.in}).memoryLimit()
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %d, %v; want an error saying %q", c.in, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+}
+
+// A config.yaml with pprof and memory_limit is read; a bad value of
+// either is refused naming the setting.
+func TestNodeConfigPprofAndMemoryLimit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "e")
+	if code, _, errOut := urna(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "3"); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	home := filepath.Join(dir, "station-north")
+	path := filepath.Join(home, homeConfig)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := loadNodeConfig(mustHome(t, home)); err != nil || c.Pprof != "" || c.MemoryLimit != "" {
+		t.Fatalf("init's config: %+v, %v (want no pprof, default memory limit)", c, err)
+	}
+	for _, tc := range []struct{ extra, err string }{
+		{"pprof: \"127.0.0.1:6060\"\nmemory_limit: \"150MiB\"\n", ""},
+		{"pprof: \"nowhere\"\n", "pprof"},
+		{"memory_limit: \"150\"\n", "memory_limit"},
+	} {
+		if err := os.WriteFile(path, append(append([]byte{}, orig...), tc.extra...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadNodeConfig(mustHome(t, home))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want an error naming %s", tc.extra, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.Pprof != "127.0.0.1:6060" || c.MemoryLimit != "150MiB" {
+			t.Errorf("%q: %+v, %v", tc.extra, c, err)
+		}
+	}
+}

@@ -200,11 +200,78 @@ type nodeSource struct {
 	addr, id string
 	c        *api.Client
 	served   uint64
-	err      error // unreachable, or broke off
+	dialed   time.Time
+	dialing  chan dialed // a dial in the background, if any
+	err      error       // unreachable, or broke off
 	diverged string
 }
 
 func (s *nodeSource) live() bool { return s.c != nil && s.err == nil && s.diverged == "" }
+
+// errNoStation: none of the stations answers (any more).
+var errNoStation = errors.New("no station answers")
+
+// redial connects to a station that has not answered (not yet, or no
+// more: a restarted station, a network glitch), at most every 5 s; a
+// station that served another chain is not asked again.
+func (s *nodeSource) redial(ctx context.Context, g *genesis.Genesis, timeout time.Duration) {
+	if s.err == nil || s.diverged != "" || time.Since(s.dialed) < 5*time.Second {
+		return
+	}
+	s.dialed = time.Now()
+	s.connected(dial(ctx, g, s.addr, timeout))
+}
+
+// redialLater is redial in the background, so that following the other
+// stations does not wait for a dead one's handshake: the connection is
+// taken up by a later call once it is made.
+func (s *nodeSource) redialLater(ctx context.Context, g *genesis.Genesis, timeout time.Duration) {
+	if s.dialing != nil {
+		select {
+		case r := <-s.dialing:
+			s.dialing = nil
+			s.connected(r)
+		default:
+		}
+		return
+	}
+	if s.err == nil || s.diverged != "" || time.Since(s.dialed) < 5*time.Second {
+		return
+	}
+	s.dialed = time.Now()
+	ch := make(chan dialed, 1)
+	s.dialing = ch
+	go func() { ch <- dial(ctx, g, s.addr, timeout) }()
+}
+
+// dialed is the outcome of a dial.
+type dialed struct {
+	c   *api.Client
+	id  string
+	err error
+}
+
+func dial(ctx context.Context, g *genesis.Genesis, addr string, timeout time.Duration) dialed {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, idx, err := dialStation(dctx, g, addr, "")
+	if err != nil {
+		return dialed{err: err}
+	}
+	return dialed{c: c, id: g.Stations()[idx].ID}
+}
+
+// connected takes up a dial's outcome.
+func (s *nodeSource) connected(r dialed) {
+	if r.err != nil {
+		s.err = r.err
+		return
+	}
+	if s.c != nil {
+		s.c.Close()
+	}
+	s.c, s.id, s.err = r.c, r.id, nil
+}
 
 // tallyNodes audits the chain as the stations at addrs serve it. Each
 // height's block is fetched from every station; when they differ, the one
@@ -217,18 +284,27 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 		if addr == "" {
 			continue
 		}
-		s := &nodeSource{addr: addr}
-		dctx, cancel := context.WithTimeout(ctx, timeout)
-		c, idx, err := dialStation(dctx, g, addr, "")
-		cancel()
-		if err != nil {
-			s.err = err
-		} else {
-			s.c, s.id = c, g.Stations()[idx].ID
-			defer c.Close()
-		}
-		srcs = append(srcs, s)
+		srcs = append(srcs, &nodeSource{addr: addr, err: errors.New("not connected")})
 	}
+	var wg sync.WaitGroup
+	for _, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.redial(ctx, g, timeout) // each source only here: no race
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, s := range srcs {
+			if s.dialing != nil {
+				s.connected(<-s.dialing) // bounded by the dial's timeout
+			}
+			if s.c != nil {
+				s.c.Close()
+			}
+		}
+	}()
 	roll, err := fetchRoll(ctx, g, srcs, timeout)
 	if err != nil {
 		return nil, incomplete(err)
@@ -240,10 +316,25 @@ func tallyNodes(ctx context.Context, g *genesis.Genesis, addrs []string, follow 
 	if follow {
 		wake = subscribe(ctx, srcs)
 	}
+	var silent time.Time // since when no station answers
 	for a.Err() == nil {
+		if follow {
+			for _, s := range srcs {
+				s.redialLater(ctx, g, timeout)
+			}
+		}
 		n, err := fetchRound(ctx, g, a, srcs, timeout)
-		if err != nil {
+		switch {
+		case errors.Is(err, errNoStation) && follow && (silent.IsZero() || time.Since(silent) < max(6*timeout, time.Minute)):
+			// Following, wait a while for a station to come back.
+			if silent.IsZero() {
+				silent = time.Now()
+			}
+		case err != nil:
+			view.clear()
 			return nil, incomplete(err)
+		default:
+			silent = time.Time{}
 		}
 		view.draw(a.Report())
 		if n > 0 {
@@ -366,7 +457,7 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bctx, cancel := context.WithTimeout(ctx, 10*timeout)
+			bctx, cancel := context.WithTimeout(ctx, 3*timeout)
 			defer cancel()
 			bs, _, err := s.c.Blocks(bctx, from, 0)
 			if err != nil {
@@ -389,14 +480,15 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		}
 	}
 	if !alive {
-		return 0, errors.New("no station answers any more")
+		return 0, errNoStation
 	}
 	vals, err := bft.NewValidatorSet(g.StationKeys())
 	if err != nil {
 		return 0, err
 	}
 	var chosen []api.Block
-	for k := range n {
+	var conflict *audit.Failure
+	for k := 0; k < n && conflict == nil; k++ {
 		h := from + uint64(k)
 		type group struct {
 			hash [32]byte
@@ -423,7 +515,11 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 			gr.srcs = append(gr.srcs, s)
 			s.served = h
 		}
-		a.Count(audit.CheckSources, uint64(len(groups[0].srcs)))
+		supplied := 0
+		for _, gr := range groups {
+			supplied += len(gr.srcs)
+		}
+		a.Count(audit.CheckSources, uint64(supplied))
 		pick := groups[0]
 		if len(groups) > 1 {
 			// The stations disagree: audit the block a quorum certified
@@ -440,9 +536,9 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 				for _, gr := range certified {
 					names = append(names, stationNames(gr.srcs))
 				}
-				a.Fail(&audit.Failure{Check: audit.CheckSources, Rule: "conflicting-certificates", Height: h, Tx: -1,
-					Detail: "two different blocks carry valid certificates at this height: " + strings.Join(names, " and ")})
-				return k, nil
+				conflict = &audit.Failure{Check: audit.CheckSources, Rule: "conflicting-certificates", Height: h, Tx: -1,
+					Detail: "two different blocks carry valid certificates at this height: " + strings.Join(names, " and ")}
+				break
 			}
 			if len(certified) == 1 {
 				pick = certified[0]
@@ -454,10 +550,22 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 					}
 				}
 			}
-			a.Count(audit.CheckSources, uint64(len(groups)-1))
 		}
-		chosen = append(chosen, pick.b)
+		if conflict == nil {
+			chosen = append(chosen, pick.b)
+		}
 	}
+	audited, err := auditBlocks(a, chosen)
+	if err == nil && conflict != nil {
+		a.Fail(conflict) // after the blocks below it
+	}
+	return audited, nil
+}
+
+// auditBlocks audits blocks in batches that the verified-ballot cache
+// holds, and returns how many verified.
+func auditBlocks(a *audit.Auditor, chosen []api.Block) (int, error) {
+	done := 0
 	// Audit in batches the verified-ballot cache holds.
 	for len(chosen) > 0 {
 		k, size := 0, 0
@@ -472,10 +580,11 @@ func fetchRound(ctx context.Context, g *genesis.Genesis, a *audit.Auditor, srcs 
 		a.Preverify(blocks)
 		for i := range k {
 			if err := a.Block(chosen[i].Block, chosen[i].Certificate); err != nil {
-				return i, nil
+				return done, err
 			}
+			done++
 		}
 		chosen = chosen[k:]
 	}
-	return n, nil
+	return done, nil
 }

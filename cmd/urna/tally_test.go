@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -208,6 +209,22 @@ type chainBackend struct {
 	station       uint32
 	result        [][]uint64 // published once every block is visible
 	subs          []chan api.Event
+	asked         uint64 // the highest block asked for
+	heads         int    // block requests (each asks for the head)
+}
+
+// requests is how many block requests the station answered.
+func (b *chainBackend) requests() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.heads
+}
+
+// served is the highest block a client asked for.
+func (b *chainBackend) served() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.asked
 }
 
 var errNotServed = errors.New("not served by this test station")
@@ -234,6 +251,7 @@ func (b *chainBackend) Roll() []byte { return b.roll }
 func (b *chainBackend) Head() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.heads++
 	return uint64(b.visible)
 }
 func (b *chainBackend) Block(h uint64) ([]byte, []byte, error) {
@@ -242,6 +260,7 @@ func (b *chainBackend) Block(h uint64) ([]byte, []byte, error) {
 	if h == 0 || h > uint64(b.visible) {
 		return nil, nil, errors.New("no such block")
 	}
+	b.asked = max(b.asked, h)
 	return b.blocks[h-1], b.certs[h-1], nil
 }
 func (b *chainBackend) Subscribe() (<-chan api.Event, func()) {
@@ -278,25 +297,36 @@ func serveStations(t *testing.T, te *tallied, n, visible int, edit func(i int, b
 		if edit != nil {
 			edit(i, b)
 		}
-		ep, err := endpoint.Listen(endpoint.Config{Listen: "127.0.0.1:0", Key: te.e.StationKey(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := api.NewServer(ep, api.ServerConfig{Backend: b})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ep.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
+		addr, _ := serveStation(t, te, i, "127.0.0.1:0", b)
+		backends = append(backends, b)
+		addrs = append(addrs, addr)
+	}
+	return backends, addrs
+}
+
+// serveStation serves station i's client protocol on addr from backend b;
+// stop stops it (also at the end of the test).
+func serveStation(t *testing.T, te *tallied, i int, addr string, b *chainBackend) (string, func()) {
+	ep, err := endpoint.Listen(endpoint.Config{Listen: addr, Key: te.e.StationKey(i)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(ep, api.ServerConfig{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
 			srv.Close()
 			ep.Close()
 		})
-		backends = append(backends, b)
-		addrs = append(addrs, ep.Addr().String())
 	}
-	return backends, addrs
+	t.Cleanup(stop)
+	return ep.Addr().String(), stop
 }
 
 func TestTallyNodes(t *testing.T) {
@@ -326,12 +356,17 @@ func TestTallyNodesDisagree(t *testing.T) {
 	te := talliedElection(t)
 	all := len(te.blocks)
 	const at = 6
-	_, addrs := serveStations(t, te, 3, all, func(i int, b *chainBackend) {
+	_, addrs := serveStations(t, te, 4, all, func(i int, b *chainBackend) {
 		switch i {
 		case 1: // serves an uncertified other block at height 6
 			blk, _ := chain.DecodeBlock(b.blocks[at-1], 1<<24)
 			blk.Header.Time++
 			b.blocks[at-1] = blk.Encode()
+		case 3: // serves another block at height 6 that every station signed
+			blk, _ := chain.DecodeBlock(b.blocks[at-1], 1<<24)
+			blk.Header.Time += 2
+			b.blocks[at-1] = blk.Encode()
+			b.certs[at-1] = bft.EncodeCertificate(te.e.Certify(at, sha256.Sum256(b.blocks[at-1])))
 		case 2: // publishes another result
 			b.result = [][]uint64{slices.Clone(te.c.State.Result[0])}
 			b.result[0][1]++
@@ -350,6 +385,13 @@ func TestTallyNodesDisagree(t *testing.T) {
 		if c.Name != audit.CheckSources && !c.Passed {
 			t.Fatalf("check %s failed: %+v", c.Name, c.Failure)
 		}
+	}
+
+	// Two certified blocks at one height: the stations broke safety.
+	code, out, _ = urna(t, "tally", "--genesis", te.genesis, "--node", addrs[0]+","+addrs[3], "--json")
+	r = decodeReport(t, out)
+	if f := r.FirstFailure; code != 1 || f == nil || f.Rule != "conflicting-certificates" || f.Height != at || r.Height != at-1 {
+		t.Fatalf("two certified blocks: exit %d, %+v at height %d", code, f, r.Height)
 	}
 
 	code, out, _ = urna(t, "tally", "--genesis", te.genesis, "--node", addrs[0]+","+addrs[2], "--json")
@@ -440,4 +482,62 @@ func resultOf(r *talliedReport) []uint64 {
 		}
 	}
 	return out
+}
+
+// --follow asks a station again that stopped answering (restarted), and
+// ends with every station agreeing.
+func TestTallyFollowStationRestarts(t *testing.T) {
+	te := talliedElection(t)
+	t.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
+	all := len(te.blocks)
+	var backends []*chainBackend
+	for i := range 2 {
+		backends = append(backends, &chainBackend{blocks: te.blocks, certs: te.certs, visible: 3,
+			roll: te.e.Roll.Encode(), fp: te.e.Fingerprint(), station: uint32(i), result: te.c.State.Result})
+	}
+	addr0, _ := serveStation(t, te, 0, "127.0.0.1:0", backends[0])
+	addr1, stop1 := serveStation(t, te, 1, "127.0.0.1:0", backends[1])
+	type result struct {
+		code     int
+		out, err string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := urna(t, "tally", "--genesis", te.genesis, "--node", addr0+","+addr1, "--follow", "--json", "--timeout", "5s")
+		done <- result{code, out, errOut}
+	}()
+	// Station 1 stops after a few blocks; station 0 goes on, short of the
+	// last block; station 1 comes back; then the last block.
+	waitFor(t, time.Minute, "the observer to verify 3 blocks", func() (bool, error) {
+		return backends[0].served() >= 3 && backends[1].served() >= 3, nil
+	})
+	stop1()
+	backends[0].release(all - 1 - 3)
+	backends[1].release(all - 1 - 3)
+	waitFor(t, time.Minute, "the observer to verify the blocks from station 0", func() (bool, error) {
+		return backends[0].served() >= uint64(all-1), nil
+	})
+	before := backends[1].requests()
+	serveStation(t, te, 1, addr1, backends[1])
+	waitFor(t, time.Minute, "the observer to ask station 1 again", func() (bool, error) {
+		return backends[1].requests() > before, nil
+	})
+	backends[0].release(1)
+	backends[1].release(1)
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("urna tally --follow did not end")
+	}
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.err)
+	}
+	r := decodeReport(t, res.out)
+	checkResults(t, te, r)
+	for i, s := range r.Stations {
+		if !s.Agrees || s.Height != uint64(all) {
+			t.Fatalf("station %d: %+v", i, s)
+		}
+	}
 }

@@ -1,0 +1,211 @@
+package station
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/urna-vote/urna/ballot"
+	"github.com/urna-vote/urna/chain"
+)
+
+// openCluster starts a 4-station mayor election and opens the polls.
+func openCluster(t *testing.T, voters int, seed uint64) *cluster {
+	t.Helper()
+	c := newCluster(t, "mayor", voters, seed)
+	c.startAll()
+	c.waitPhase(chain.PhaseReady, 60*time.Second)
+	c.approve(context.Background(), chain.ActionOpen)
+	c.waitPhase(chain.PhaseOpen, 20*time.Second)
+	return c
+}
+
+// makeBallots makes ballots for voters [0, n), the one at bad with a wrong
+// signature (its station changed after signing).
+func makeBallots(t *testing.T, c *cluster, n, bad int) []*ballot.Ballot {
+	t.Helper()
+	v := c.voter()
+	r := rand.New(rand.NewPCG(7, 7))
+	ids := make([]int, n)
+	choices := make([]ballot.Choices, n)
+	for i := range ids {
+		ids[i] = i
+		choices[i] = randomChoices(&v.manifest, r)
+	}
+	bs, _ := v.ballots(t, ids, choices)
+	if bad >= 0 {
+		bs[bad].Station = c.e.Config.Stations[(bad+1)%c.e.N()].ID
+	}
+	return bs
+}
+
+// One call of preverify is one batch: the ballots that verify land in the
+// machine's cache, the one that does not stays out (so CheckTx checks it
+// and names the fault), and the counters say one batch of n.
+func TestPreverifyBatch(t *testing.T) {
+	c := openCluster(t, 12, 41)
+	bs := makeBallots(t, c, 10, 3)
+	eng := c.engine(0)
+	before := eng.Status()
+	payloads := make([][]byte, len(bs))
+	for i, b := range bs {
+		payloads[i] = b.Encode()
+	}
+	eng.preverify(context.Background(), payloads, bs)
+	after := eng.Status()
+	if got := after.VerifyBatches - before.VerifyBatches; got != 1 {
+		t.Fatalf("%d batches for one preverify call, want 1", got)
+	}
+	if got := after.VerifyBallots - before.VerifyBallots; got != 10 {
+		t.Fatalf("%d ballots verified, want 10", got)
+	}
+	el, err := eng.machine.Election(eng.ledger.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range bs {
+		in := eng.machine.Cache().Contains(el, sha256.Sum256(payloads[i]))
+		if in != (i != 3) {
+			t.Fatalf("ballot %d: in the verified cache %v, want %v", i, in, i != 3)
+		}
+	}
+	// Known ones are not verified again.
+	eng.preverify(context.Background(), payloads[:3], bs[:3])
+	if got := eng.Status().VerifyBallots - after.VerifyBallots; got != 0 {
+		t.Fatalf("%d cached ballots verified again", got)
+	}
+	// The bad ballot is refused at admission with the rule it breaks.
+	_, err = eng.Submit(context.Background(), chain.NewBallotTx(bs[3]).Encode())
+	if !errors.Is(err, ErrRejected) || !errors.Is(err, chain.ErrBadBallot) {
+		t.Fatalf("bad ballot: %v, want ErrRejected wrapping chain.ErrBadBallot", err)
+	}
+}
+
+// Ballots submitted at once to every station, one of them bad: every good
+// one is committed, the bad one is refused as a bad ballot, each station
+// verified each ballot once at most in its batches (none twice), and the
+// chains agree.
+func TestConcurrentAdmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an election of 40 ballots")
+	}
+	const n, bad = 40, 17
+	c := openCluster(t, n, 43)
+	bs := makeBallots(t, c, n, bad)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.submit(ctx, i%c.e.N(), chain.NewBallotTx(b))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == bad {
+			if !errors.Is(err, chain.ErrBadBallot) {
+				t.Fatalf("bad ballot %d: %v, want chain.ErrBadBallot", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ballot %d: %v", i, err)
+		}
+	}
+	c.waitFor("every ballot counted", 30*time.Second, func(s Status) bool { return s.Counted == n-1 })
+	for i := range c.engines {
+		s := c.engine(i).Status()
+		// Each good ballot once, the bad one at most once per arrival.
+		if s.VerifyBallots > n+uint64(c.e.N()) {
+			t.Errorf("station %d verified %d ballots in batches for %d ballots", i, s.VerifyBallots, n)
+		}
+	}
+	c.checkConverged()
+}
+
+// gossipCopies counts the gossip frames carrying raw, per receiving station.
+func gossipCopies(c *cluster, raw []byte) func() []int {
+	var mu sync.Mutex
+	copies := make([]int, c.e.N())
+	observe := c.net.onSend
+	c.net.mu.Lock()
+	c.net.onSend = func(from, to int, ch Channel, data []byte) {
+		observe(from, to, ch, data)
+		if ch == ChannelGossip && bytes.Equal(data, raw) {
+			mu.Lock()
+			copies[to]++
+			mu.Unlock()
+		}
+	}
+	c.net.mu.Unlock()
+	return func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(copies)
+	}
+}
+
+// With every link up, a ballot travels once to each other station (from
+// the station its client gave it to) and is not echoed by the others.
+func TestGossipNotEchoed(t *testing.T) {
+	c := openCluster(t, 4, 47)
+	b := makeBallots(t, c, 1, -1)[0]
+	tx := chain.NewBallotTx(b)
+	copies := gossipCopies(c, tx.Encode())
+	if _, err := c.submit(context.Background(), 0, tx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * c.engine(0).cfg.Tick) // past the relay delay
+	if got, want := copies(), []int{0, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Fatalf("gossip copies received per station %v, want %v", got, want)
+	}
+}
+
+// A ballot still waiting after the relay delay is passed on: station 2,
+// cut off from station 0 where the ballot was cast, gets it from the
+// others. The chain cannot commit it meanwhile: station 3 is down and
+// station 1 sends nothing but transactions, so no quorum forms (relayed
+// votes would otherwise make one through station 1).
+func TestGossipRelayedWhenStillWaiting(t *testing.T) {
+	c := openCluster(t, 4, 53)
+	b := makeBallots(t, c, 1, -1)[0]
+	tx := chain.NewBallotTx(b)
+	raw := tx.Encode()
+	c.stop(3)
+	c.net.partition([]int{0}, []int{2})
+	c.net.mu.Lock()
+	c.net.tamper[1] = func(_ int, ch Channel, data []byte) [][]byte {
+		if ch == ChannelGossip {
+			return [][]byte{data}
+		}
+		return nil
+	}
+	c.net.mu.Unlock()
+	copies := gossipCopies(c, raw)
+	r, err := c.engine(0).Submit(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !c.engine(2).mempool.Has(r.Hash) {
+		if _, found, _ := c.engine(2).Ledger().TxLocation(r.Hash); found {
+			t.Fatal("committed without a quorum?")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("station 2 never got the ballot; gossip copies per station %v", copies())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := copies(); got[2] == 0 {
+		t.Fatalf("gossip copies per station %v: want some to station 2 (relayed)", got)
+	}
+}
