@@ -30,7 +30,12 @@ func trimMappedFiles(dir string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	dir = filepath.Clean(dir) + string(filepath.Separator)
+	// The maps name files by absolute path.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return 0, err
+	}
+	dir = abs + string(filepath.Separator)
 	type region struct {
 		start, end uintptr
 		path       string

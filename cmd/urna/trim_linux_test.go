@@ -69,7 +69,16 @@ func TestTrimMappedFiles(t *testing.T) {
 		}
 	}
 	before := rssFile(t)
-	n, err := trimMappedFiles(dir)
+	// A relative name of the directory finds the same maps.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := trimMappedFiles(rel)
 	if err != nil {
 		t.Fatal(err)
 	}
