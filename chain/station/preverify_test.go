@@ -168,6 +168,9 @@ func gossipCopies(c *cluster, raw []byte) func() []int {
 // long tick, so that the relay delay is long: a loaded machine may take
 // seconds to commit.)
 func TestGossipNotEchoed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election; skipped in -short")
+	}
 	c := openClusterTick(t, 4, 47, 4*time.Second)
 	b := makeBallots(t, c, 1, -1)[0]
 	tx := chain.NewBallotTx(b)
@@ -190,6 +193,9 @@ func TestGossipNotEchoed(t *testing.T) {
 // others. (Consensus messages are dropped meanwhile, so that the ballot
 // keeps waiting: a committed one is not passed on.)
 func TestGossipRelayedWhenStillWaiting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole election; skipped in -short")
+	}
 	c := openCluster(t, 4, 53)
 	b := makeBallots(t, c, 1, -1)[0]
 	raw := chain.NewBallotTx(b).Encode()
