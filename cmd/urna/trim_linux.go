@@ -22,9 +22,11 @@ import (
 // later read maps it again. What the node holds of its own (heap, stacks:
 // RssAnon) is bounded by its memory limit instead (memory_limit).
 //
-// Only the store's finished files are trimmed: names ending in .sst, and
-// value log files (.vlog) other than the newest one, which is being
-// appended to. It returns the bytes of mappings advised.
+// Every file Badger maps is trimmed: its tables (.sst), value log (.vlog)
+// and memtable log (.mem). The ones being appended to lose nothing either:
+// appends go to new pages, and a page written before is read back from
+// the page cache if it is ever read. It returns the bytes of mappings
+// advised.
 func trimMappedFiles(dir string) (int64, error) {
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
@@ -36,12 +38,8 @@ func trimMappedFiles(dir string) (int64, error) {
 		return 0, err
 	}
 	dir = abs + string(filepath.Separator)
-	type region struct {
-		start, end uintptr
-		path       string
-	}
+	type region struct{ start, end uintptr }
 	var regions []region
-	newestVlog := ""
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
 		// start-end perms offset dev inode path
@@ -50,7 +48,7 @@ func trimMappedFiles(dir string) (int64, error) {
 			continue
 		}
 		path := f[5]
-		if !strings.HasSuffix(path, ".sst") && !strings.HasSuffix(path, ".vlog") {
+		if !strings.HasSuffix(path, ".sst") && !strings.HasSuffix(path, ".vlog") && !strings.HasSuffix(path, ".mem") {
 			continue
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
@@ -62,16 +60,10 @@ func trimMappedFiles(dir string) (int64, error) {
 		if err1 != nil || err2 != nil || end <= start {
 			continue
 		}
-		regions = append(regions, region{uintptr(start), uintptr(end), path})
-		if strings.HasSuffix(path, ".vlog") && path > newestVlog {
-			newestVlog = path // Badger numbers them in order, zero-padded
-		}
+		regions = append(regions, region{uintptr(start), uintptr(end)})
 	}
 	var total int64
 	for _, r := range regions {
-		if r.path == newestVlog {
-			continue
-		}
 		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, r.start, r.end-r.start, syscall.MADV_DONTNEED); e != 0 {
 			return total, e
 		}
