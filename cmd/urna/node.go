@@ -178,5 +178,5 @@ func trimStoreMaps(ctx context.Context, dir string, log *slog.Logger) {
 	}
 }
 
-// trimInterval: the store's maps grow by a few MB a minute at full load.
-const trimInterval = 20 * time.Second
+// trimInterval: at full load the store maps a few MB a second.
+const trimInterval = 5 * time.Second
