@@ -109,12 +109,42 @@ func (d *byzDealer) tx(garble func([]byte) []byte) *chain.Tx {
 	return chain.NewSignedTx(chain.TxDKGDeal, d.e.Fingerprint(), b.Encode(), d.e.StationKey(byzStation))
 }
 
-// justification answers station r's complaint by revealing the deal r got.
-func (d *byzDealer) justification(r int) *chain.Tx {
+// justification answers station r's complaint by revealing the deal r got
+// or, if correct, the deal r should have got (its share on the committed
+// polynomial).
+func (d *byzDealer) justification(r int, correct bool) *chain.Tx {
 	pd, err := d.dealer.PlaintextDeal(r)
 	if err != nil {
 		d.t.Fatal(err)
 	}
+	if correct {
+		good := *pd
+		good.SecShare = d.dealer.PrivatePoly().Eval(r)
+		pd = &good
+	}
+	return d.justify(r, pd)
+}
+
+// justificationOther answers station r's complaint with a share that
+// verifies against another polynomial's commitments, under this deal's
+// session.
+func (d *byzDealer) justificationOther(r int) *chain.Tx {
+	other := newByzDealer(d.t, d.e)
+	od, err := other.dealer.PlaintextDeal(r)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	pd, err := d.dealer.PlaintextDeal(r)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	fake := *od
+	fake.SessionID = pd.SessionID
+	return d.justify(r, &fake)
+}
+
+func (d *byzDealer) justify(r int, pd *vss.Deal) *chain.Tx {
+	var err error
 	vj := &vss.Justification{SessionID: d.dealer.SessionID(), Index: uint32(r), Deal: pd}
 	if vj.Signature, err = schnorr.Sign(d.suite, d.long, vj.Hash(d.suite)); err != nil {
 		d.t.Fatal(err)
@@ -193,7 +223,7 @@ func TestByzantineKeyGeneration(t *testing.T) {
 				c.waitFor("the complaint on the chain", 60*time.Second, func(Status) bool {
 					return c.engine(1).Ledger().State().Responded[victim]&(1<<byzStation) != 0
 				})
-				mustSubmit(t, c, ctx, d.justification(victim))
+				mustSubmit(t, c, ctx, d.justification(victim, false))
 			},
 			qualified: []uint32{0, 1, 2},
 			check: func(t *testing.T, c *cluster) {
@@ -227,6 +257,47 @@ func TestByzantineKeyGeneration(t *testing.T) {
 					t.Fatalf("the bad justification: %v, want %v (share does not verify)", err, ballot.ErrDKGMessage)
 				}
 			},
+		},
+		{
+			// The dealer answers the complaint with the share it should have
+			// dealt: the deal is sound after all and the dealer qualifies;
+			// the victim must use the revealed share, not the one it got, or
+			// its key share would not match its public share.
+			name: "wrong-share-justified",
+			attack: func(t *testing.T, c *cluster, ctx context.Context) {
+				d := newByzDealer(t, c.e)
+				d.corruptShare(victim)
+				mustSubmit(t, c, ctx, d.tx(nil))
+				c.waitFor("the complaint on the chain", 60*time.Second, func(Status) bool {
+					return c.engine(1).Ledger().State().Responded[victim]&(1<<byzStation) != 0
+				})
+				mustSubmit(t, c, ctx, d.justification(victim, true))
+			},
+			qualified: []uint32{0, 1, 2, 3},
+			check: func(t *testing.T, c *cluster) {
+				if !complained(t, c, victim, byzStation) {
+					t.Fatalf("no complaint of station %d against dealer %d on the chain", victim, byzStation)
+				}
+			},
+		},
+		{
+			// The dealer answers the complaint with a share on another
+			// polynomial (its commitments in the justification): the share
+			// matches those commitments, but they are not the deal's; the
+			// justification is refused, the complaint stands, the dealer is
+			// disqualified.
+			name: "justification-other-polynomial",
+			attack: func(t *testing.T, c *cluster, ctx context.Context) {
+				d := newByzDealer(t, c.e)
+				d.corruptShare(victim)
+				mustSubmit(t, c, ctx, d.tx(nil))
+				c.waitFor("the complaint on the chain", 60*time.Second, func(Status) bool {
+					return c.engine(1).Ledger().State().Responded[victim]&(1<<byzStation) != 0
+				})
+				mustSubmit(t, c, ctx, d.justificationOther(victim))
+			},
+			qualified: []uint32{0, 1, 2},
+			check:     func(*testing.T, *cluster) {},
 		},
 		{
 			// Deals that decrypt for nobody: no station can answer them, so

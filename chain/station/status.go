@@ -24,6 +24,7 @@ type Status struct {
 	Rejected  uint64
 	Dropped   uint64
 	Committed uint64 // blocks committed since start
+	Gossiped  uint64 // proposals and votes sent to peers by gossip (re-sent or relayed) since start
 	// VerifyBatches and VerifyBallots count the batches of admission's
 	// ballot verification and the ballots in them (preverify.go).
 	VerifyBatches, VerifyBallots uint64
@@ -41,6 +42,7 @@ func (e *Engine) Status() Status {
 	s.Mempool, _ = e.mempool.Len()
 	s.Accepted, s.Rejected, s.Dropped = e.stats.accepted.Load(), e.stats.rejected.Load(), e.stats.dropped.Load()
 	s.VerifyBatches, s.VerifyBallots = e.stats.verifyBatches.Load(), e.stats.verifyBallots.Load()
+	s.Gossiped = e.stats.gossiped.Load()
 	return s
 }
 

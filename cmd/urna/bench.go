@@ -64,7 +64,7 @@ type stationReport struct {
 	RSS            int64   `json:"rss_bytes"`
 	RSSAnon        int64   `json:"rss_anon_bytes"` // heap and stacks: RSS less the file pages mapped (Badger's tables, the roll)
 	PeakRSS        int64   `json:"peak_rss_bytes"`
-	Disk           int64   `json:"disk_bytes"`
+	Disk           int64   `json:"disk_bytes"` // of the data directory (HOME/data), after the nodes stopped
 	DiskPerBallot  float64 `json:"disk_bytes_per_ballot"`
 }
 

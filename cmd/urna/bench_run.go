@@ -342,7 +342,9 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 		r.RSS, r.RSSAnon = final[i].rss, final[i].anon
 		r.PeakRSS = max(peak[i], final[i].peakRSS, final[i].rss)
 		if h := b.nodes[i].home; h != "" {
-			if d, err := diskUsage(h); err == nil {
+			// The station's data directory (store, WAL, signer): the home's
+			// other files are the election's public files and the key.
+			if d, err := diskUsage(filepath.Join(h, homeData)); err == nil {
 				r.Disk = d
 				if stC.Counted > 0 {
 					r.DiskPerBallot = float64(d) / float64(stC.Counted)

@@ -5,37 +5,53 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/urna-vote/urna/ballot"
 	"github.com/urna-vote/urna/chain"
 	"github.com/urna-vote/urna/chain/audit"
 	"github.com/urna-vote/urna/chain/bft"
-	"github.com/urna-vote/urna/chain/chaintest"
 	"github.com/urna-vote/urna/chain/record"
 	"github.com/urna-vote/urna/chain/verify"
 	"github.com/urna-vote/urna/net/api"
 )
 
-// byzantineBinary builds cmd/urna with the test-only build tag
-// urnabyzantine (byzantine.go): `urna node --byzantine ...`.
+var (
+	byzBuildOnce sync.Once
+	byzBin       string
+	byzBuildErr  error
+)
+
+// byzantineBinary builds cmd/urna once per test run with the test-only
+// build tag urnabyzantine (byzantine.go): `urna node --byzantine ...`. It
+// lies next to urnaBinary's, which TestMain removes.
 func byzantineBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "urna-byzantine")
-	cmd := exec.Command("go", "build", "-tags", "urnabyzantine", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags urnabyzantine: %v\n%s", err, out)
+	dir := filepath.Dir(urnaBinary(t))
+	byzBuildOnce.Do(func() {
+		bin := filepath.Join(dir, "urna-byzantine")
+		cmd := exec.Command("go", "build", "-tags", "urnabyzantine", "-trimpath", "-o", bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			byzBuildErr = fmt.Errorf("go build -tags urnabyzantine: %v\n%s", err, out)
+			return
+		}
+		byzBin = bin
+	})
+	if byzBuildErr != nil {
+		t.Fatal(byzBuildErr)
 	}
-	return bin
+	return byzBin
 }
 
 // The released binary knows no Byzantine behaviour: --byzantine is an
@@ -76,41 +92,10 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four node processes; skipped in -short")
 	}
-	urnaBinary(t)
-	byzBin := byzantineBinary(t)
 	start := time.Now()
-	const ballots, spare, byz = 40, 40, 3
-	dir := filepath.Join(t.TempDir(), "e")
-	var addrs []string
-	for range 4 {
-		p, err := freePort("udp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-	}
-	if _, err := runBin(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir,
-		"--voters", strconv.Itoa(ballots+spare), "--addresses", strings.Join(addrs, ",")); err != nil {
-		t.Fatal(err)
-	}
-	e := loadTestElection(t, dir)
+	const ballots, spare = 40, 40
+	e, addrs, dir, nodes, clients := startByzantineCluster(t, ballots+spare, "all")
 	g := e.genesis
-	nodes := make([]*nodeProc, 4)
-	for i := range byz {
-		nodes[i] = startNode(t, e.home(i))
-	}
-	nodes[byz] = startNodeWith(t, byzBin, e.home(byz), "--byzantine", "all")
-	defer func() {
-		if t.Failed() {
-			for i, n := range nodes {
-				t.Logf("station %d log tail:\n%s", i, n.logTail())
-			}
-		}
-	}()
-	clients := make([]*api.Client, byz)
-	for i := range clients {
-		clients[i] = e.dial(t, i, "")
-	}
 	el := e.electionKey(t, clients[0])
 	t.Logf("election key after %v", time.Since(start).Round(time.Millisecond))
 	gen := filepath.Join(dir, "genesis.json")
@@ -252,7 +237,7 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 		t.Errorf("the Byzantine station never forged a ballot in a block")
 	}
 	t.Logf("of which with a forged ballot: %d", forged())
-	for _, want := range []string{"byzantine: sent double vote", "byzantine: sent equivocating proposal", "byzantine: sent proposal with an invalid ballot"} {
+	for _, want := range []string{"byzantine: sent double vote", "byzantine: sent equivocating proposal", "byzantine: sent proposal with an invalid ballot", "byzantine: sent replayed old message"} {
 		if n := bytes.Count(byzLog, []byte(want)); n == 0 {
 			t.Errorf("the Byzantine station's log has no %q", want)
 		} else {
@@ -314,6 +299,35 @@ func TestByzantineStationAcrossProcesses(t *testing.T) {
 	t.Logf("Byzantine station across processes: %v", time.Since(start).Round(time.Millisecond))
 }
 
+// byz is the Byzantine station of the tests in this file.
+const byz = 3
+
+// startByzantineCluster makes an election of four stations and starts
+// them, the last with the test-only build and --byzantine attacks; it
+// returns clients of the honest stations.
+func startByzantineCluster(t *testing.T, voters int, attacks string) (*testElection, []string, string, []*nodeProc, []*api.Client) {
+	t.Helper()
+	byzBin := byzantineBinary(t)
+	e, addrs, dir := newProcessElection(t, voters)
+	nodes := make([]*nodeProc, 4)
+	for i := range byz {
+		nodes[i] = startNode(t, e.home(i))
+	}
+	nodes[byz] = startNodeWith(t, byzBin, e.home(byz), "--byzantine", attacks)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range nodes {
+				t.Logf("station %d log tail:\n%s", i, n.logTail())
+			}
+		}
+	})
+	clients := make([]*api.Client, byz)
+	for i := range clients {
+		clients[i] = e.dial(t, i, "")
+	}
+	return e, addrs, dir, nodes, clients
+}
+
 // startNodeWith starts `node --home home` of another binary, with extra
 // flags.
 func startNodeWith(t *testing.T, bin, home string, extra ...string) *nodeProc {
@@ -349,4 +363,124 @@ func metricValue(t *testing.T, scrape, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// The Byzantine station attacks the key generation and the tally in a
+// real cluster (--byzantine dkg-wrong-share,other-key,bad-shares): its
+// deal gives station 0 a share that is not on its polynomial (and it never
+// justifies it), it announces a key nobody holds, and its decryption
+// shares carry proofs that do not verify. The key must be made of the
+// honest dealers, with station 0's complaint on the chain; the chain must
+// take the key the honest stations announced; the tally must be made of
+// honest shares and equal the plain choices; and urna tally must verify it.
+func TestByzantineKeyGenerationAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four node processes; skipped in -short")
+	}
+	start := time.Now()
+	const ballots = 12
+	e, addrs, dir, nodes, clients := startByzantineCluster(t, ballots, "dkg-wrong-share,other-key,bad-shares")
+	g := e.genesis
+	el := e.electionKey(t, clients[0])
+	t.Logf("election key after %v", time.Since(start).Round(time.Millisecond))
+	gen := filepath.Join(dir, "genesis.json")
+	for i, o := range []string{"clerk", "deputy-clerk"} {
+		if _, err := runBin(t, "polls", "open", "--key", filepath.Join(dir, "officials", o+".key"), "--node", addrs[i], "--genesis", gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPhase(t, clients[0], chain.PhaseOpen, 60*time.Second)
+	v := newVoters(e, el)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rng := mrand.New(mrand.NewPCG(4, 4))
+	for k := range ballots {
+		if err := v.vote(ctx, clients[k%byz], g.Stations()[k%byz].ID, k, rng); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, o := range []string{"clerk", "observer"} {
+		if _, err := runBin(t, "polls", "close", "--key", filepath.Join(dir, "officials", o+".key"), "--node", addrs[i], "--genesis", gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPhase(t, clients[0], chain.PhaseTallied, 90*time.Second)
+
+	st, err := clients[0].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := verify.NewFollower(g, e.roll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complaint := false
+	var byzAnn *ballot.KeyAnnouncement
+	for _, b := range fetchAll(t, clients[0], st.Height) {
+		a, err := f.Apply(b.Block, b.Certificate)
+		if err != nil {
+			t.Fatalf("block %d: %v", b.Height, err)
+		}
+		for _, tx := range a.Txs {
+			switch tx.Kind {
+			case chain.TxDKGResponse:
+				rb, err := ballot.DecodeResponseBundle(tx.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range rb.Responses {
+					if rb.Responder == 0 && r.Dealer == byz && !r.Approved {
+						complaint = true
+					}
+				}
+			case chain.TxKeyAnnouncement:
+				ann, err := ballot.DecodeKeyAnnouncement(tx.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ann.Station == byz {
+					byzAnn = ann
+				}
+			}
+		}
+	}
+	fs := f.State()
+	if !complaint {
+		t.Errorf("station 0's complaint against the Byzantine dealer is not on the chain")
+	}
+	if byzAnn == nil || byzAnn.SameResult(fs.Key) {
+		t.Errorf("the Byzantine station's announcement of another key is not on the chain")
+	}
+	if !slices.Equal(fs.Key.Qualified, []uint32{0, 1, 2}) {
+		t.Errorf("the key is made of dealers %v, want 0, 1, 2", fs.Key.Qualified)
+	}
+	if fs.Phase != chain.PhaseTallied || fs.TallyError != "" || fs.Counted != ballots || !slices.Equal(fs.Result[0], v.counts) {
+		t.Fatalf("verified chain: phase %v, tally error %q, %d counted, result %v, the plain choices %v", fs.Phase, fs.TallyError, fs.Counted, fs.Result[0], v.counts)
+	}
+	if fs.Shared&(1<<byz) != 0 {
+		t.Errorf("the Byzantine station's decryption shares are on the chain")
+	}
+	byzLog, _ := os.ReadFile(nodes[byz].log)
+	for _, want := range []string{"byzantine: sent a deal with a wrong share for station 0", "byzantine: sent the announcement of another key", "byzantine: sent decryption shares with bad proofs"} {
+		if !bytes.Contains(byzLog, []byte(want)) {
+			t.Errorf("the Byzantine station's log has no %q", want)
+		}
+	}
+	// The honest stations refused its shares when it gossiped them.
+	cfg, err := loadNodeConfig(mustHome(t, e.home(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := metricValue(t, scrape(t, cfg.Metrics), "urna_tx_rejected_total"); n == 0 {
+		t.Errorf("urna_tx_rejected_total is 0 at an honest station")
+	}
+	out, err := runBin(t, "tally", "--genesis", gen, "--node", addrs[0], "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Verified || !rep.Tallied {
+		t.Fatalf("urna tally: %v\n%s", err, out)
+	}
+	t.Logf("key generation attacked across processes: %v", time.Since(start).Round(time.Millisecond))
 }

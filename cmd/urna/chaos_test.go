@@ -87,7 +87,7 @@ func TestChaos(t *testing.T) {
 	// committed (moving to another station when theirs dies or hangs), and
 	// pause a little before the next.
 	load := startLoad(t, f, el, voters)
-	waitFor(t, 2*time.Minute, "the first ballots", func() (bool, error) { return load.committed() >= 10, load.err() })
+	load.waitCommitted(t, 10, 2*time.Minute, "the first ballots")
 
 	progress := func(what string) { load.progress(t, what) }
 	catchUp := func(i int) { mon.catchUp(t, i) }
@@ -563,9 +563,18 @@ func (m *monitor) catchUp(t *testing.T, i int) {
 // called: the cluster is live with whatever station is down.
 func (l *chaosLoad) progress(t *testing.T, what string) {
 	t.Helper()
-	at := l.committed()
-	waitFor(t, 3*time.Minute, what, func() (bool, error) {
-		return l.committed() > at+2, l.err()
+	l.waitCommitted(t, l.committed()+3, 3*time.Minute, what)
+}
+
+// waitCommitted waits until n ballots are committed, and fails at once
+// if the load failed.
+func (l *chaosLoad) waitCommitted(t *testing.T, n int, timeout time.Duration, what string) {
+	t.Helper()
+	waitFor(t, timeout, what, func() (bool, error) {
+		if err := l.err(); err != nil {
+			t.Fatalf("waiting for %s: the load failed: %v", what, err)
+		}
+		return l.committed() >= n, nil
 	})
 }
 
@@ -701,6 +710,15 @@ func (l *chaosLoad) worker(ctx context.Context, w int) {
 				break
 			}
 			var rej *api.RejectedError
+			if errors.As(err, &rej) && chain.RuleError(rej.Rule) == chain.ErrWrongPhase {
+				// A station still catching up (a restart, a healed
+				// partition) may not have seen the polls open: another.
+				c.Close()
+				c = nil
+				station = (station + 1) % 4
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
 			if errors.As(err, &rej) {
 				l.fail(fmt.Errorf("voter %d at station %d (attempt %d): %w", k, station, attempt+1, err))
 				return

@@ -65,7 +65,7 @@ func TestDiskFull(t *testing.T) {
 	el := e.electionKey(t, e.dial(t, 0, ""))
 	openPolls(t, f)
 	load := startLoad(t, f, el, 400)
-	waitFor(t, 2*time.Minute, "the first ballots", func() (bool, error) { return load.committed() >= 10, load.err() })
+	load.waitCommitted(t, 10, 2*time.Minute, "the first ballots")
 
 	// 1. The WAL's disk is full.
 	filler := fill(t, walFS, 0)

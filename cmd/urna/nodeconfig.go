@@ -40,13 +40,17 @@ type nodeConfig struct {
 	Pprof string `yaml:"pprof"`
 	// MemoryLimit is the Go runtime's soft memory limit (as GOMEMLIMIT),
 	// e.g. "200MiB": the collector works harder as the heap nears it, so
-	// that RSS stays flat. Empty: the default, 192MiB; "off": none.
+	// that RSS stays flat. Empty: the default, 160MiB; "off": none.
 	MemoryLimit string `yaml:"memory_limit"`
 
 	// tamper rewrites the station's traffic: set only by a test-only
 	// build's flags (see testOnlyNodeFlags), never from the file.
 	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 }
+
+// maxMinFreeMB bounds min_free_mb (1 EiB), so that it converts to bytes
+// without overflow.
+const maxMinFreeMB = 1 << 40
 
 // minFreeMB is MinFreeMB with its default.
 func (c *nodeConfig) minFreeMB() uint64 {
@@ -87,6 +91,9 @@ func loadNodeConfig(h *home) (*nodeConfig, error) {
 			return nil, fmt.Errorf("%s: metrics: %w", path, err)
 		}
 	}
+	if c.MinFreeMB != nil && *c.MinFreeMB > maxMinFreeMB {
+		return nil, fmt.Errorf("%s: min_free_mb: %d MiB is more than any disk (at most %d)", path, *c.MinFreeMB, uint64(maxMinFreeMB))
+	}
 	if c.Pprof != "" {
 		if err := checkHostPort(c.Pprof); err != nil {
 			return nil, fmt.Errorf("%s: pprof: %w", path, err)
@@ -111,8 +118,8 @@ min_free_mb: %d
 # pprof: TCP address of Go's /debug/pprof/ endpoints (loopback only), for
 #   profiling under load; left out: none.
 # pprof: "127.0.0.1:6060"
-# memory_limit: the Go runtime's soft memory limit; left out: 192MiB.
-# memory_limit: "192MiB"
+# memory_limit: the Go runtime's soft memory limit; left out: 160MiB.
+# memory_limit: "160MiB"
 `, c.Listen, c.Metrics, c.minFreeMB())
 	return os.WriteFile(path, []byte(text), 0o644)
 }
@@ -120,7 +127,7 @@ min_free_mb: %d
 // defaultMemoryLimit is the soft memory limit of a node whose config
 // says none: the store's memtables, a full mempool and a few blocks in
 // flight fit well below it (docs/BENCHMARKS.md measures a station's RSS).
-const defaultMemoryLimit = 192 << 20
+const defaultMemoryLimit = 160 << 20
 
 // memoryLimit is the soft memory limit in bytes; 0 for none.
 func (c *nodeConfig) memoryLimit() (int64, error) {
@@ -145,7 +152,7 @@ func (c *nodeConfig) memoryLimit() (int64, error) {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if mul < 0 || err != nil || n <= 0 || n > (1<<50)/mul {
-		return 0, fmt.Errorf("%q: want a size such as 192MiB or 1GiB (units B, KiB, MiB, GiB), or off", c.MemoryLimit)
+		return 0, fmt.Errorf("%q: want a size such as 160MiB or 1GiB (units B, KiB, MiB, GiB), or off", c.MemoryLimit)
 	}
 	if n*mul < 32<<20 {
 		return 0, fmt.Errorf("%q is below 32MiB: a node cannot run in that", c.MemoryLimit)
