@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 
 	"go.dedis.ch/kyber/v3"
@@ -398,6 +399,9 @@ type DKG struct {
 	stream  *switchStream
 	dealt   bool
 	timeout bool
+	// justified holds the shares dealers revealed, in answer to this
+	// station's complaints, in place of the wrong ones they had dealt it.
+	justified map[uint32]kyber.Scalar
 }
 
 // switchStream is the random source of the station's kyber suite:
@@ -458,7 +462,7 @@ func NewDKG(fingerprint [32]byte, seed []byte, stations []ed25519.PublicKey, t i
 	if err != nil {
 		return nil, fmt.Errorf("ballot: starting DKG: %w", err)
 	}
-	return &DKG{gen: gen, index: uint32(index), n: n, t: t, stream: stream}, nil
+	return &DKG{gen: gen, index: uint32(index), n: n, t: t, stream: stream, justified: map[uint32]kyber.Scalar{}}, nil
 }
 
 func dkgStreamKey(fingerprint [32]byte, seed []byte) [32]byte {
@@ -625,6 +629,14 @@ func (d *DKG) ProcessJustifications(b *JustificationBundle) (err error) {
 			errs = append(errs, fmt.Errorf("justification of %d for %d: %w", b.Dealer, j.Recipient, serr))
 			continue
 		}
+		// Kyber checks the revealed share against the commitments the
+		// justification itself carries: they must be those of the deal this
+		// station got, or a dealer could justify with another polynomial.
+		// (A station that got no deal from this dealer has none to compare.)
+		if v := d.gen.Verifiers()[b.Dealer]; v != nil && v.Commits() != nil && !samePoints(v.Commits(), commits) {
+			errs = append(errs, fmt.Errorf("justification of %d for %d: its commitments are not those of the deal", b.Dealer, j.Recipient))
+			continue
+		}
 		perr := d.gen.ProcessJustification(&dkg.Justification{
 			Index: b.Dealer,
 			Justification: &vss.Justification{
@@ -641,12 +653,28 @@ func (d *DKG) ProcessJustifications(b *JustificationBundle) (err error) {
 		})
 		if perr != nil {
 			errs = append(errs, fmt.Errorf("justification of %d for %d: %v", b.Dealer, j.Recipient, perr))
+			continue
+		}
+		if j.Recipient == d.index {
+			d.justified[b.Dealer] = sh
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrDKGMessage, errors.Join(errs...))
 	}
 	return nil
+}
+
+func samePoints(a, b []kyber.Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Certified reports whether every deal is settled (all responses in, no open
@@ -671,6 +699,18 @@ func (d *DKG) Finish() (_ *KeyShare, err error) {
 			return nil, fmt.Errorf("%w: %d qualified, need %d", ErrDKGFailed, len(d.gen.QUAL()), d.t)
 		}
 		return nil, fmt.Errorf("%w: not certified and deadline not reached", ErrDKGState)
+	}
+	// A dealer that answered our complaint with a valid justification is
+	// sound: the share it revealed is ours from it, not the wrong one it
+	// dealt us (kyber keeps the deal as received, and would sum the wrong
+	// share into ours: our key share would not match our public share).
+	// The deal is kyber's own, reached through its exported accessors.
+	for _, dealer := range slices.Sorted(maps.Keys(d.justified)) {
+		if v := d.gen.Verifiers()[dealer]; v != nil {
+			if deal := v.Deal(); deal != nil && deal.SecShare != nil {
+				deal.SecShare.V = d.justified[dealer]
+			}
+		}
 	}
 	dks, err := d.gen.DistKeyShare()
 	if err != nil {

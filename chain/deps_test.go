@@ -29,6 +29,7 @@ func TestDependencyDirection(t *testing.T) {
 		"chain/record":     {"ballot", "chain", "chain/bft", "chain/genesis", "chain/ledger", "chain/store"},
 		"chain/station":    {"ballot", "chain", "chain/bft", "chain/bft/signer", "chain/bft/wal", "chain/genesis", "chain/ledger", "chain/store"},
 		"chain/verify":     {"ballot", "chain", "chain/bft", "chain/genesis"},
+		"chain/audit":      {"ballot", "chain", "chain/bft", "chain/genesis", "chain/record", "chain/verify"},
 		// The network moves bytes and knows no election rules: it imports
 		// nothing of the chain or the ballot.
 		"net/frame":    nil,

@@ -78,7 +78,8 @@ type Core struct {
 	syncSent   uint64   // the To of the last SyncRequest emitted
 	missSent   bool     // a SyncRequest for a missing value was emitted at this height
 
-	decisions []Decision // recent decisions, ascending height
+	decisions []Decision  // recent decisions, ascending height
+	last      *lastHeight // the votes of the height decided last, for gossip and evidence
 	drops     [numDropReasons]uint64
 	out       Ready
 
@@ -317,6 +318,7 @@ func (c *Core) SyncTo(d Decision) (Ready, error) {
 	if d.Height+1 != c.bufferHeight() {
 		c.clearNext()
 	}
+	c.last = nil // the votes of the heights skipped are not ours to gossip
 	c.resetHeight(d.Height + 1)
 	c.started = true
 	c.needAdvance = true
@@ -433,6 +435,9 @@ func (c *Core) onMessage(m Message, verified bool) {
 func (c *Core) admitOther(m Message, validator uint32, verified bool, verify func() error) bool {
 	h := m.Height()
 	if h < c.height {
+		if m.Vote != nil && c.PastConflict(m.Vote) && verify() == nil {
+			c.pastEquivocation(m.Vote)
+		}
 		c.dropMsg(DropPastHeight, m, nil)
 		return false
 	}
@@ -1068,6 +1073,7 @@ func (c *Core) tryDecide(r uint32) bool {
 }
 
 func (c *Core) decide(d Decision) {
+	c.keepLast(d.Certificate.Round)
 	c.remember(d)
 	c.out.Commit = &d
 	c.resetHeight(d.Height + 1)

@@ -79,6 +79,7 @@ type simConfig struct {
 	DoubleCrash bool      // crashes may hit during a WAL replay, and soon after a restart again
 	LockCrash   bool      // an honest node may crash right after sending a precommit for a block
 	Unguarded   bool      // honest signers have no double-sign guard: the core and WAL alone must be safe
+	Gossip      bool      // honest nodes gossip (Haves, bft.Plan) instead of re-broadcasting their latest votes
 	WaitForWork bool
 	Partitions  int
 	Faults      simnet.Faults
@@ -106,8 +107,8 @@ func (c simConfig) String() string {
 			wipers = append(wipers, fmt.Sprintf("v%d", i))
 		}
 	}
-	return fmt.Sprintf("seed=%d n=%d byzantine=[%s] crashes=%v torn=%v mid=%v double=%v lock=%v wipe=[%s] unguarded=%v wait=%v partitions=%s loss=%d‰ dup=%d‰ replay=%d‰ delay=%v-%v",
-		c.Seed, c.N, strings.Join(byz, " "), c.Crashes, c.Torn, c.MidCrash, c.DoubleCrash, c.LockCrash, strings.Join(wipers, " "), c.Unguarded, c.WaitForWork,
+	return fmt.Sprintf("seed=%d n=%d byzantine=[%s] crashes=%v torn=%v mid=%v double=%v lock=%v wipe=[%s] unguarded=%v wait=%v gossip=%v partitions=%s loss=%d‰ dup=%d‰ replay=%d‰ delay=%v-%v",
+		c.Seed, c.N, strings.Join(byz, " "), c.Crashes, c.Torn, c.MidCrash, c.DoubleCrash, c.LockCrash, strings.Join(wipers, " "), c.Unguarded, c.WaitForWork, c.Gossip,
 		partNames[c.Partitions], c.Faults.LossPerMille, c.Faults.DupPerMille, c.Faults.ReplayPerMille, c.Faults.MinDelay, c.Faults.MaxDelay)
 }
 
@@ -153,6 +154,9 @@ func randomSimConfig(seed uint64) simConfig {
 	cfg.LockCrash = rng.IntN(2) == 0
 	cfg.Unguarded = !slices.Contains(cfg.Wipers, true) && rng.IntN(6) == 0
 	cfg.WaitForWork = rng.IntN(4) == 0
+	// Drawn from its own source, so that the other choices of a seed are the same as
+	// before gossip existed: three seeds in four gossip, as stations do.
+	cfg.Gossip = rand.New(rand.NewPCG(seed, 0x90551b)).IntN(4) > 0
 	cfg.Partitions = rng.IntN(len(partNames))
 	cfg.Faults = simnet.Faults{
 		LossPerMille:   []int{0, 20, 100, 250}[rng.IntN(4)],
@@ -191,10 +195,11 @@ func randomSimConfig(seed uint64) simConfig {
 	return cfg
 }
 
-// packet is what the simulated network carries: an encoded bft.Message, or a block-sync
-// request (data nil) for decisions syncFrom..syncTo-1.
+// packet is what the simulated network carries: an encoded bft.Message, an encoded
+// bft.Have (have), or a block-sync request (both nil) for decisions syncFrom..syncTo-1.
 type packet struct {
 	data             []byte
+	have             []byte
 	syncFrom, syncTo uint64
 }
 
@@ -427,6 +432,10 @@ func (s *sim) deliver(from, to int, p packet) {
 	if !n.up || n.byz&byzSilent != 0 {
 		return
 	}
+	if p.have != nil {
+		n.onHave(from, p.have)
+		return
+	}
 	if p.data == nil {
 		n.serveSync(from, p.syncFrom, p.syncTo)
 		return
@@ -467,6 +476,10 @@ type simNode struct {
 	// Byzantine bookkeeping, by (height, round).
 	altHash map[[2]uint64]bft.Hash
 	sides   map[[2]uint64][]bool
+
+	// Gossip (simConfig.Gossip): what the node knows of each peer, reset at boot.
+	peers []simPeer
+	ticks int
 }
 
 // errSimCrash stops a node's driver at a crash point.
@@ -480,6 +493,10 @@ func (n *simNode) boot() {
 	n.inc++
 	n.sender = -1
 	s.net.SetDown(n.id, false)
+	n.peers = make([]simPeer, s.cfg.N)
+	for i := range n.peers {
+		n.peers[i].sent = make(map[bft.ItemKey]int)
+	}
 	core, err := bft.New(bft.Config{
 		ChainID: testChainID, Validators: s.vals, Self: n.id, Height: uint64(len(n.store)) + 1,
 		Timeouts: testTimeouts(), Signer: n.signer.Signer(), Validate: testValidate, WaitForWork: s.cfg.WaitForWork,
@@ -607,8 +624,15 @@ func (n *simNode) input(in bft.Input) {
 	if m, ok := in.(bft.Message); ok {
 		n.s.locks.learn(n.id, m, false)
 	}
+	h, r := n.core.Height(), n.core.Round()
 	if err := n.drv.Step(in); err != nil && !errors.Is(err, errSimCrash) {
 		n.s.check.fail("v%d: %v", n.id, err)
+	}
+	// A gossiping node tells its peers when it moves to another round of its height,
+	// as a station does.
+	if n.s.cfg.Gossip && n.honest && n.up && n.core != nil && n.core.Height() == h && n.core.Round() != r {
+		inv := n.core.Inventory()
+		n.broadcastHave(&inv)
 	}
 }
 
@@ -728,6 +752,11 @@ func (h simHost) Rest(rd bft.Ready) error {
 	}
 	if rd.Commit != nil {
 		n.scheduleWork()
+		if s.cfg.Gossip && n.honest {
+			if inv, ok := n.core.LastInventory(); ok {
+				n.broadcastHave(&inv)
+			}
+		}
 	}
 	return nil
 }
@@ -1006,8 +1035,13 @@ func (n *simNode) scheduleTick() {
 			return
 		}
 		if n.up && n.core != nil {
-			for _, m := range n.core.LatestVotes() {
-				n.send(m)
+			n.ticks = k
+			if s.cfg.Gossip && n.honest {
+				n.gossipTick()
+			} else {
+				for _, m := range n.core.LatestVotes() {
+					n.send(m)
+				}
 			}
 			if req, ok := n.core.Behind(); ok {
 				n.requestSync(req)
@@ -1015,7 +1049,7 @@ func (n *simNode) scheduleTick() {
 			if k%3 == 0 && len(n.store) > 0 {
 				n.broadcast(bft.Message{Decision: &n.store[len(n.store)-1]})
 			}
-			if k%3 == 1 {
+			if k%3 == 1 && !(s.cfg.Gossip && n.honest) {
 				for _, m := range n.core.CatchUpVotes() {
 					n.send(m)
 				}
@@ -1047,6 +1081,12 @@ func (n *simNode) byzantineTick() {
 			junk[i] = byte(s.rng.Uint32())
 		}
 		s.net.Broadcast(n.id, packet{data: junk})
+		if s.cfg.Gossip {
+			// An undecodable Have, and one that claims to hold nothing, so honest
+			// nodes spend their budget on us.
+			s.net.Broadcast(n.id, packet{have: append([]byte{0x83}, junk...)})
+			n.broadcastHave(&bft.Inventory{Height: h, Round: r, N: s.cfg.N})
+		}
 		// A well-formed vote claiming to be from another validator: a bad signature.
 		forged := signVote(priv, bft.Prevote, h, r, bft.HashValue(testBlock(h, "forged")), uint32((n.id+1)%s.cfg.N))
 		n.broadcast(bft.Message{Vote: forged})
@@ -1207,4 +1247,125 @@ func (n *simNode) record(kind callKind, in bft.Input, rd bft.Ready) {
 		return
 	}
 	n.rec.calls = append(n.rec.calls, call{kind: kind, in: in, out: rd, signer: *n.signer.state, state: n.core.State(), latest: n.core.LatestVotes()})
+}
+
+// simPeer is what a gossiping node knows of one peer, as the station engine keeps it
+// (chain/station/relay.go): its latest Have, whether that is assumed (the peer is not
+// heard from), and what was sent it lately.
+type simPeer struct {
+	have         bft.Have
+	known, guess bool
+	heard        int
+	sent         map[bft.ItemKey]int
+	msgs         int
+}
+
+// The station's gossip schedule, in ticks.
+const (
+	simResendTicks = 2
+	simSilentTicks = 3
+	simGossipMsgs  = 64
+)
+
+func (n *simNode) broadcastHave(inv *bft.Inventory) {
+	h := inv.Have()
+	b, err := bft.EncodeHave(&h)
+	if err != nil {
+		n.s.check.fail("v%d: EncodeHave: %v", n.id, err)
+		return
+	}
+	n.s.net.Broadcast(n.id, packet{have: b})
+}
+
+// onHave records a peer's Have and sends it what it lacks (honest gossiping nodes).
+func (n *simNode) onHave(from int, data []byte) {
+	h, err := bft.DecodeHave(data)
+	if err != nil {
+		n.s.stats.Garbage++
+		return
+	}
+	if !n.s.cfg.Gossip || !n.honest || n.core == nil {
+		return
+	}
+	p := &n.peers[from]
+	if p.known && !p.guess && h.Height < p.have.Height {
+		return
+	}
+	p.have, p.known, p.guess, p.heard = h, true, false, n.ticks
+	n.gossipTo(from)
+}
+
+// gossipTo sends peer what its Have does not show (bft.Plan), within the tick's budget.
+func (n *simNode) gossipTo(peer int) {
+	p := &n.peers[peer]
+	if !p.known || peer == n.id || n.core == nil {
+		return
+	}
+	var inv bft.Inventory
+	switch h := n.core.Height(); {
+	case p.have.Height == h:
+		inv = n.core.Inventory()
+	case p.have.Height+1 == h:
+		var ok bool
+		if inv, ok = n.core.LastInventory(); !ok {
+			return
+		}
+	default:
+		return
+	}
+	lim := bft.PlanLimits{Bytes: 1 << 20, Messages: simGossipMsgs - p.msgs}
+	if lim.Messages <= 0 {
+		return
+	}
+	skip := func(k bft.ItemKey) bool {
+		t, ok := p.sent[k]
+		return ok && n.ticks-t < simResendTicks
+	}
+	for _, m := range bft.Plan(&inv, &p.have, skip, lim) {
+		n.sendTo(peer, m)
+		p.sent[bft.KeyOf(m)] = n.ticks
+		p.msgs++
+	}
+}
+
+// sendTo sends one message to one peer; our own messages pass the checks every send
+// of ours does (durable first, never conflicting, justified by the locking rules).
+func (n *simNode) sendTo(peer int, m bft.Message) {
+	s := n.s
+	own := (m.Vote != nil && int(m.Vote.Validator) == n.id) || (m.Proposal != nil && int(m.Proposal.Proposer) == n.id)
+	if own {
+		n.checkDurable(m)
+		s.check.sent(n.id, m)
+		s.locks.sent(n.id, m)
+	}
+	data, err := bft.EncodeMessage(m)
+	if err != nil {
+		s.check.fail("v%d: EncodeMessage(%s): %v", n.id, m, err)
+		return
+	}
+	s.net.Send(n.id, peer, packet{data: data})
+}
+
+// gossipTick: our Have, then each peer what it lacks with a fresh budget; a peer not
+// heard from lately is assumed to hold nothing of our height.
+func (n *simNode) gossipTick() {
+	inv := n.core.Inventory()
+	n.broadcastHave(&inv)
+	h, r := n.core.Height(), n.core.Round()
+	for i := range n.peers {
+		if i == n.id {
+			continue
+		}
+		p := &n.peers[i]
+		p.msgs = 0
+		for k, t := range p.sent {
+			if k.Height+1 < h || n.ticks-t >= simResendTicks {
+				delete(p.sent, k)
+			}
+		}
+		if !p.known || n.ticks-p.heard > simSilentTicks {
+			p.have, p.known, p.guess = bft.Have{Height: h, Round: max(r, 1) - 1}, true, true
+		}
+		n.gossipTo(i)
+	}
 }

@@ -33,12 +33,22 @@ type cluster struct {
 	dones   []chan error
 	votes   *voteMonitor
 	crash   []func(string) bool
-	crashes int           // stations restarted after a simulated crash
+	crashes int // stations restarted after a simulated crash
+	// ioFault[i], if set, is station i's disk-fault hook (Config.ioFault); a
+	// station whose Run fails with errInjectedIO is closed the way a node
+	// closes after an error, and restarted from its disk.
+	ioFault []func(op string) error
+	faults  int           // stations restarted after an injected disk fault
+	started func(int)     // if set, called before each start of a station
 	kill    []atomic.Bool // kill[i]: crash station i at its next crash point
 	clock   Clock
 	clocks  map[int]Clock // per-station clocks, overriding clock
 	tick    time.Duration
 	beat    time.Duration
+	// noGossip starts the stations with gossip off (Config.noGossip).
+	noGossip bool
+	// restarting[i]: station i is down and a restart of it is scheduled.
+	restarting []atomic.Bool
 }
 
 func testTimeouts() bft.TimeoutConfig {
@@ -51,8 +61,13 @@ func testTimeouts() bft.TimeoutConfig {
 }
 
 func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
+	return newClusterDeadline(t, config, voters, seed, 8)
+}
+
+// newClusterDeadline is newCluster with another DKG deadline height.
+func newClusterDeadline(t *testing.T, config string, voters int, seed uint64, deadline int) *cluster {
 	e := chaintest.NewElection(t, config, voters, seed, func(c *genesis.Config) {
-		c.Params.DKGDeadlineHeight = 8
+		c.Params.DKGDeadlineHeight = deadline
 	})
 	n := e.N()
 	c := &cluster{t: t, e: e, net: newMemNet(n, seed), votes: newVoteMonitor(e), crash: make([]func(string) bool, n), kill: make([]atomic.Bool, n)}
@@ -62,6 +77,7 @@ func newCluster(t *testing.T, config string, voters int, seed uint64) *cluster {
 		c.dirs = append(c.dirs, filepath.Join(base, fmt.Sprintf("station-%d", i)))
 	}
 	c.engines = make([]*Engine, n)
+	c.restarting = make([]atomic.Bool, n)
 	c.stops = make([]context.CancelFunc, n)
 	c.dones = make([]chan error, n)
 	t.Cleanup(c.stopAll)
@@ -78,6 +94,13 @@ func (c *cluster) start(i int) {
 	if sc, ok := c.clocks[i]; ok {
 		clock = sc
 	}
+	if c.started != nil {
+		c.started(i)
+	}
+	var ioFault func(string) error
+	if c.ioFault != nil {
+		ioFault = c.ioFault[i]
+	}
 	hook := c.crash[i]
 	crash := func(point string) bool {
 		if c.kill[i].CompareAndSwap(true, false) {
@@ -88,7 +111,7 @@ func (c *cluster) start(i int) {
 	eng, err := Open(Config{
 		Genesis: c.e.Genesis, Roll: c.e.Roll, Seed: c.e.StationSeeds[i], Dir: c.dirs[i],
 		Transport: c.net.attach(i), Timeouts: testTimeouts(), Tick: tick,
-		Heartbeat: beat, Clock: clock, crash: crash,
+		Heartbeat: beat, Clock: clock, crash: crash, ioFault: ioFault, noGossip: c.noGossip,
 	})
 	if errors.Is(err, errCrashed) {
 		// A simulated crash inside the WAL replay: restart again later.
@@ -96,7 +119,7 @@ func (c *cluster) start(i int) {
 		c.crashes++
 		c.mu.Unlock()
 		c.net.setDown(i, true)
-		time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+		c.restartLater(i)
 		return
 	}
 	if err != nil {
@@ -106,6 +129,23 @@ func (c *cluster) start(i int) {
 	done := make(chan error, 1)
 	go func() {
 		err := eng.Run(ctx)
+		if errors.Is(err, errInjectedIO) {
+			// The disk failed under the station: it stops, closing what it
+			// can as a node does, and an operator restarts it once the
+			// disk is fixed.
+			eng.Close()
+			done <- nil
+			c.restarting[i].Store(true) // before it looks down: bringUp must wait
+			c.mu.Lock()
+			if c.engines[i] == eng {
+				c.engines[i] = nil
+				c.faults++
+			}
+			c.mu.Unlock()
+			c.net.setDown(i, true)
+			c.restartLater(i)
+			return
+		}
 		if !errors.Is(err, errCrashed) {
 			done <- err
 			return
@@ -113,6 +153,7 @@ func (c *cluster) start(i int) {
 		// A simulated crash: the station is gone until it restarts from
 		// its disk, as an operator (or systemd) would restart it.
 		done <- nil
+		c.restarting[i].Store(true) // before it looks down: bringUp must wait
 		c.mu.Lock()
 		if c.engines[i] == eng {
 			c.engines[i] = nil
@@ -120,11 +161,37 @@ func (c *cluster) start(i int) {
 		}
 		c.mu.Unlock()
 		c.net.setDown(i, true)
-		time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+		c.restartLater(i)
 	}()
 	c.mu.Lock()
 	c.engines[i], c.stops[i], c.dones[i] = eng, cancel, done
+	c.restarting[i].Store(false)
 	c.mu.Unlock()
+}
+
+// restartLater restarts station i from its disk in a moment, as an operator
+// (or systemd) would after it died.
+func (c *cluster) restartLater(i int) {
+	c.restarting[i].Store(true) // until start has it running again
+	time.AfterFunc(300*time.Millisecond, func() { c.start(i) })
+}
+
+// bringUp makes sure station i runs: it starts it, or, if a restart is
+// already scheduled, waits for that one (two engines must never open one
+// station's directory: the store refuses the second).
+func (c *cluster) bringUp(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for c.engine(i) == nil {
+		if !c.restarting[i].Load() {
+			c.start(i)
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("station %d did not restart", i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *cluster) startAll() {

@@ -172,8 +172,8 @@ func runElectionWith(t *testing.T, sc scenario, prepare func(c *cluster)) *clust
 	}
 	// Every station that is down comes back before the close.
 	for i := range c.engines {
-		if c.engine(i) == nil && !skip[i] {
-			c.start(i)
+		if !skip[i] {
+			c.bringUp(i)
 		}
 	}
 	c.approve(ctx, chain.ActionClose)

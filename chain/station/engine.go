@@ -51,6 +51,14 @@ type Config struct {
 	// crash, if set (tests only), is asked at each step of the commit path
 	// whether the station should crash there.
 	crash func(point string) bool
+	// noGossip (tests only) turns gossip off: no Haves, no relaying; every
+	// tick re-broadcasts our latest votes and, every fifth, the votes that
+	// justify our round, as the engine did before gossip. Tests compare.
+	noGossip bool
+	// ioFault, if set (tests only), is asked before each write to the disk
+	// ("wal-append", "wal-sync", "store-commit", "signer") for the error
+	// that write should fail with, as a failing disk would.
+	ioFault func(op string) error
 }
 
 // Errors of the engine.
@@ -85,7 +93,10 @@ type Engine struct {
 	pendingProp *bft.ProposalRequest
 	workSent    uint64 // height for which WorkReady was fed
 	lastSyncAsk time.Time
-	lastServed  []time.Time // per peer: when we last served it decisions
+	lastServed  []time.Time  // per peer: when we last served it decisions
+	peers       []peerGossip // per station: its latest Have, what we sent it (relay.go)
+	ticks       int          // ticks so far
+	stepAt      [2]uint64    // height and round after the last step
 
 	// Channels into the loop.
 	timers chan bft.Timeout
@@ -154,6 +165,7 @@ func Open(cfg Config) (*Engine, error) {
 		done:    make(chan struct{}),
 	}
 	e.waiters.init()
+	e.initGossip()
 	if err := e.openDisk(); err != nil {
 		e.closeDisk()
 		return nil, err
@@ -212,11 +224,34 @@ func (e *Engine) closeDisk() {
 // point right after it released a signature (the driver then carries out
 // nothing of the Ready being made).
 func (e *Engine) sign(height uint64, round uint32, step bft.RoundStep, msg []byte) ([]byte, error) {
+	if err := e.ioFaultAt("signer"); err != nil {
+		return nil, e.signerFailed(fmt.Errorf("%w: %w", signer.ErrFailed, err))
+	}
 	sig, err := e.signer.Sign(height, round, uint8(step), msg)
 	if err == nil && !e.drv.Replaying() && e.crashAt("after-signer") {
 		e.drv.Abort(errCrashed)
 	}
+	if errors.Is(err, signer.ErrFailed) {
+		return nil, e.signerFailed(err)
+	}
 	return sig, err
+}
+
+// signerFailed stops the station when its double-sign guard could not
+// write its state: the guard refuses everything from then on, and a station
+// that can never vote again must stop and say why, not run on in silence
+// (the core only counts the refusal as a drop).
+func (e *Engine) signerFailed(err error) error {
+	e.drv.Abort(fmt.Errorf("station: the double-sign guard could not write its state: %w", err))
+	return err
+}
+
+// ioFaultAt is the test hook's error for a disk write, if any.
+func (e *Engine) ioFaultAt(op string) error {
+	if e.cfg.ioFault == nil || e.drv.Replaying() {
+		return nil
+	}
+	return e.cfg.ioFault(op)
 }
 
 // validate is the core's validity check of a block at a height: the state
@@ -343,6 +378,7 @@ func (e *Engine) startup() error {
 		e.pendingProp = &req
 	}
 	e.sendStatus()
+	e.broadcastHave()
 	e.duties.afterBlock(nil)
 	e.signalWork()
 	return nil
@@ -409,15 +445,33 @@ func (e *Engine) loopUntilError(ctx context.Context) error {
 
 // step feeds one input through the driver: logged, stepped, and its Ready
 // carried out in the safe order (persist, send, apply; see bft.Driver).
-func (e *Engine) step(in bft.Input) error { return e.drv.Step(in) }
+func (e *Engine) step(in bft.Input) error {
+	err := e.drv.Step(in)
+	if err == nil {
+		e.afterStep()
+	}
+	return err
+}
 
 // engineHost is the station's side of bft.Host: its WAL, store and network.
 type engineHost struct{ e *Engine }
 
-func (h engineHost) AppendWAL(records [][]byte) error { return h.e.wal.Append(records...) }
-func (h engineHost) SyncWAL() error                   { return h.e.wal.Sync() }
-func (h engineHost) Send(m bft.Message)               { h.e.broadcastMsg(m) }
-func (h engineHost) Apply(d bft.Decision) error       { return h.e.commit(&d) }
+func (h engineHost) AppendWAL(records [][]byte) error {
+	if err := h.e.ioFaultAt("wal-append"); err != nil {
+		return err
+	}
+	return h.e.wal.Append(records...)
+}
+
+func (h engineHost) SyncWAL() error {
+	if err := h.e.ioFaultAt("wal-sync"); err != nil {
+		return err
+	}
+	return h.e.wal.Sync()
+}
+
+func (h engineHost) Send(m bft.Message)         { h.e.broadcastMsg(m) }
+func (h engineHost) Apply(d bft.Decision) error { return h.e.commit(&d) }
 
 // StartSegment starts the WAL segment of height and drops the segments no
 // restart can need (the store holds their heights).
@@ -452,6 +506,9 @@ func (h engineHost) Rest(rd bft.Ready) error {
 	if rd.Sync != nil {
 		e.askSync(rd.Sync.From, rd.Sync.To)
 	}
+	if rd.Commit != nil {
+		e.broadcastLastHave()
+	}
 	if rd.NeedProposal != nil {
 		req := *rd.NeedProposal
 		e.pendingProp = &req
@@ -463,6 +520,9 @@ func (h engineHost) Rest(rd bft.Ready) error {
 // commit applies a decided block and stores it, then tells clients. (The
 // driver starts the next WAL segment.)
 func (e *Engine) commit(d *bft.Decision) error {
+	if err := e.ioFaultAt("store-commit"); err != nil {
+		return fmt.Errorf("station: committing decided block %d: %w", d.Height, err)
+	}
 	a, err := e.ledger.Commit(d.Block, &d.Certificate)
 	if err != nil {
 		// A block a quorum decided does not apply here: a bug or a broken
@@ -522,6 +582,11 @@ func (e *Engine) onPacket(p Packet) error {
 			return nil
 		}
 		if h := m.Height(); h < e.core.Height() {
+			if m.Vote != nil && e.core.PastConflict(m.Vote) {
+				// A relayed vote that conflicts with one we hold of the
+				// height we decided last: the core proves the equivocation.
+				return e.step(m)
+			}
 			// The sender is behind: answer it (the authenticated sender, not
 			// whoever the message claims to be from) with that height's
 			// decision. A message of a decided height changes nothing here,
@@ -544,6 +609,9 @@ func (e *Engine) onPacket(p Packet) error {
 		return nil
 	case ChannelSync:
 		return e.onSync(p)
+	case ChannelState:
+		e.onHave(p)
+		return nil
 	}
 	e.stats.dropped.Add(1)
 	return nil

@@ -24,14 +24,15 @@ type Status struct {
 	Rejected  uint64
 	Dropped   uint64
 	Committed uint64 // blocks committed since start
+	Gossiped  uint64 // proposals and votes sent to peers by gossip (re-sent or relayed) since start
 	// VerifyBatches and VerifyBallots count the batches of admission's
 	// ballot verification and the ballots in them (preverify.go).
 	VerifyBatches, VerifyBallots uint64
 }
 
 type stats struct {
-	accepted, rejected, dropped, blocks, decisionsServed atomic.Uint64
-	verifyBatches, verifyBallots                         atomic.Uint64
+	accepted, rejected, dropped, blocks, decisionsServed, gossiped atomic.Uint64
+	verifyBatches, verifyBallots                                   atomic.Uint64
 }
 
 // Status returns the latest snapshot.
@@ -41,6 +42,7 @@ func (e *Engine) Status() Status {
 	s.Mempool, _ = e.mempool.Len()
 	s.Accepted, s.Rejected, s.Dropped = e.stats.accepted.Load(), e.stats.rejected.Load(), e.stats.dropped.Load()
 	s.VerifyBatches, s.VerifyBallots = e.stats.verifyBatches.Load(), e.stats.verifyBallots.Load()
+	s.Gossiped = e.stats.gossiped.Load()
 	return s
 }
 

@@ -7,19 +7,22 @@ import (
 	"github.com/urna-vote/urna/chain/bft"
 )
 
-// onTick runs the periodic duties: re-broadcast our latest votes (a peer
-// that lost them can still complete its quorums), tell peers our height,
-// retry block sync while behind, and look for work (the heartbeat).
+// onTick runs the periodic duties: gossip (our Have, and to each peer what
+// its Have shows it lacks: relay.go), tell peers our height, retry block
+// sync while behind, and look for work (the heartbeat).
 func (e *Engine) onTick(n int) error {
-	for _, m := range e.core.LatestVotes() {
-		e.broadcastMsg(m)
-	}
-	if n%5 == 0 {
-		// Now and then, the votes that justify our round, so a peer stuck
-		// in an earlier round follows (see bft.Core.CatchUpVotes).
-		for _, m := range e.core.CatchUpVotes() {
+	e.ticks = n
+	if e.cfg.noGossip {
+		for _, m := range e.core.LatestVotes() {
 			e.broadcastMsg(m)
 		}
+		if n%5 == 0 {
+			for _, m := range e.core.CatchUpVotes() {
+				e.broadcastMsg(m)
+			}
+		}
+	} else {
+		e.gossipTick()
 	}
 	e.sendStatus()
 	e.relayDue()

@@ -16,6 +16,7 @@ const (
 	ChannelConsensus Channel = 1 // bft messages: proposals and votes (bft.EncodeMessage)
 	ChannelGossip    Channel = 2 // transactions (their canonical bytes)
 	ChannelSync      Channel = 3 // block sync: SyncMessage, answered with decisions
+	ChannelState     Channel = 4 // what a station holds of its height (bft.EncodeHave), for gossip
 )
 
 func (c Channel) String() string {
@@ -26,6 +27,8 @@ func (c Channel) String() string {
 		return "gossip"
 	case ChannelSync:
 		return "sync"
+	case ChannelState:
+		return "state"
 	}
 	return fmt.Sprintf("channel(%d)", uint8(c))
 }

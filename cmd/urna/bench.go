@@ -205,7 +205,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 	}
 	if chain.Phase(st0.Phase) < chain.PhaseOpen {
 		b.progress("opening the polls (approvals of %d officials)…", g.OpenQuorum())
-		if err := openPolls(setup, g, filepath.Join(b.dir, "officials"), b.clients); err != nil {
+		if err := benchOpenPolls(setup, g, filepath.Join(b.dir, "officials"), b.clients); err != nil {
 			return err
 		}
 	}

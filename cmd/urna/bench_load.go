@@ -103,10 +103,10 @@ func makeBallots(ctx context.Context, g *genesis.Genesis, el *ballot.Election, c
 	return out, ctx.Err()
 }
 
-// openPolls signs the approvals of the first open-quorum officials (keys
+// benchOpenPolls signs the approvals of the first open-quorum officials (keys
 // in officialsDir/ID.key), each through another station, and waits until
 // each is committed.
-func openPolls(ctx context.Context, g *genesis.Genesis, officialsDir string, clients []*api.Client) error {
+func benchOpenPolls(ctx context.Context, g *genesis.Genesis, officialsDir string, clients []*api.Client) error {
 	for i := range g.OpenQuorum() {
 		o := g.Officials()[i]
 		seed, err := readKey(filepath.Join(officialsDir, o.ID+".key"))

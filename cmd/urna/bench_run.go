@@ -364,7 +364,7 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 			return err
 		}
 	} else {
-		printReport(b.out, rep)
+		printBenchReport(b.out, rep)
 	}
 	if stopErr != nil {
 		return fmt.Errorf("stopping the nodes: %w", stopErr)
@@ -375,8 +375,8 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 	return nil
 }
 
-// printReport writes the report for people.
-func printReport(w io.Writer, rep *benchReport) {
+// printBenchReport writes the bench report for people.
+func printBenchReport(w io.Writer, rep *benchReport) {
 	fmt.Fprintf(w, "urna bench, %s, %s\n", rep.Date, rep.Machine)
 	fmt.Fprintf(w, "load average at start %s, at end %s\n", rep.LoadAvg, rep.LoadEnd)
 	fmt.Fprintf(w, "%d stations, %d terminals × %d in flight, offered %s for %.0f s (%d ballots made ahead in %.1f s)\n\n",

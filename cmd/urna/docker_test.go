@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -18,7 +15,6 @@ import (
 	"time"
 
 	"github.com/urna-vote/urna/chain"
-	"github.com/urna-vote/urna/chain/chaintest"
 	"github.com/urna-vote/urna/chain/verify"
 	"github.com/urna-vote/urna/net/api"
 )
@@ -53,80 +49,14 @@ func TestElectionAcrossContainers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an image and starts four containers; skipped in -short")
 	}
-	if _, err := docker("info", "--format", "{{.ServerVersion}}"); err != nil {
-		t.Skipf("SKIPPED: no Docker daemon answers (%v): the election across containers did NOT run", err)
-	}
+	dockerOrSkip(t)
 	start := time.Now()
-	var idb [4]byte
-	rand.Read(idb[:])
-	run := "urna-e2e-" + hex.EncodeToString(idb[:])
-	image := run + ":test"
-
-	// The image: the static test binary in an empty file system.
-	bin := urnaBinary(t)
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(bin); err != nil || os.WriteFile(filepath.Join(root, "urna"), b, 0o755) != nil {
-		t.Fatal(err)
-	}
-	tarFile := filepath.Join(t.TempDir(), "root.tar")
-	if out, err := exec.Command("tar", "-C", root, "-cf", tarFile, ".").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v %s", err, out)
-	}
-	if _, err := docker("import", "--change", `ENTRYPOINT ["/urna"]`, "--change", "ENV QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true",
-		"--change", "LABEL "+dockerLabel+"="+run, tarFile, image); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { docker("rmi", "-f", image) })
-	if _, err := docker("network", "create", "--label", dockerLabel+"="+run, run); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { docker("network", "rm", run) })
-
-	// The election, with the stations named by their network aliases.
 	const ballots = 120
-	dir := filepath.Join(t.TempDir(), "e")
-	if _, err := runBin(t, "init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", fmt.Sprint(ballots),
-		"--addresses", "north:7100,east:7100,south:7100,west:7100", "--listen-host", "0.0.0.0", "--metrics", "off"); err != nil {
-		t.Fatal(err)
-	}
-	e := loadTestElection(t, dir)
-	g := e.genesis
-	stations := make([]*dockerStation, 4)
-	for i, st := range g.Stations() {
-		s := &dockerStation{id: st.ID, name: run + "-" + st.ID}
-		stations[i] = s
-		if _, err := docker("run", "-d", "--name", s.name, "--label", dockerLabel+"="+run,
-			"--network", run, "--network-alias", st.ID,
-			"--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()),
-			"-v", dir+":/election", image, "node", "--home", "/election/station-"+st.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, s := range stations {
-				logs, _ := docker("logs", "--tail", "30", s.name)
-				t.Logf("%s:\n%s", s.name, logs)
-			}
-		}
-		for _, s := range stations {
-			docker("rm", "-f", s.name)
-		}
-	})
+	c := newDockerCluster(t, ballots, nil)
+	e, run, stations := c.e, c.run, c.stations
+	g, dir := e.genesis, e.dir
 	// The test reaches the containers at their addresses on the network.
-	addr := func(i int) string {
-		t.Helper()
-		var ip string
-		waitFor(t, 30*time.Second, stations[i].id+"'s address", func() (bool, error) {
-			out, err := docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", stations[i].name)
-			ip = out
-			return err == nil && ip != "", err
-		})
-		return ip + ":7100"
-	}
+	addr := func(i int) string { return c.ip(i) + ":7100" }
 	clients := make([]*api.Client, 4)
 	for i := range clients {
 		clients[i] = e.dialRetry(t, i, addr(i), 30*time.Second)

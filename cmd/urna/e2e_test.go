@@ -147,9 +147,22 @@ func TestElectionAcrossProcesses(t *testing.T) {
 	}
 	el := e.electionKey(t, clients[0])
 	t.Logf("election key verified from the setup blocks after %v", time.Since(start).Round(time.Millisecond))
+	gen := filepath.Join(dir, "genesis.json")
+
+	// An observer follows the election block by block from the four
+	// stations (one of which dies on the way) until the result is on the
+	// chain; its report must be the one of the record exported at the end.
+	follow := exec.Command(urnaBinary(t), "tally", "--genesis", gen, "--node", strings.Join(addrs, ","), "--follow", "--json", "--timeout", "20s")
+	var followOut, followErr strings.Builder
+	follow.Stdout, follow.Stderr = &followOut, &followErr
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	followDone := make(chan error, 1)
+	go func() { followDone <- follow.Wait() }()
+	t.Cleanup(func() { follow.Process.Kill() })
 
 	// Open the polls: two officials, through two stations.
-	gen := filepath.Join(dir, "genesis.json")
 	if _, err := runBin(t, "polls", "open", "--key", filepath.Join(dir, "officials", "clerk.key"), "--node", addrs[0], "--genesis", gen); err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +321,30 @@ func TestElectionAcrossProcesses(t *testing.T) {
 	if err != nil || ver.State.Counted != ballots || !slices.Equal(ver.State.Result[0], v.counts) {
 		t.Fatalf("exported record: %v", err)
 	}
+	out, err = runBin(t, "tally", "--genesis", gen, "--record", recFile, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := decodeReport(t, out)
+	if !plain.Verified || !plain.Tallied || plain.Counted != ballots || !slices.Equal(resultOf(plain), v.counts) {
+		t.Fatalf("urna tally --record: %+v", plain.Report)
+	}
+	select {
+	case err := <-followDone:
+		if err != nil {
+			t.Fatalf("urna tally --follow: %v\n%s", err, followErr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("urna tally --follow did not end once the result was on the chain:\n%s", followErr.String())
+	}
+	followed := decodeReport(t, followOut.String())
+	sameReport(t, followed, plain)
+	for i, s := range followed.Stations {
+		if !s.Agrees || s.Station != g.Stations()[i].ID || s.Height == 0 {
+			t.Fatalf("urna tally --follow: station %d: %+v", i, s)
+		}
+	}
+	t.Logf("urna tally --follow verified %d blocks as they came and ends with the record's report", followed.Height)
 	cfg, err := loadNodeConfig(mustHome(t, e.home(0)))
 	if err != nil {
 		t.Fatal(err)

@@ -34,30 +34,9 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if form != genesis.FormTemplate {
 		return fmt.Errorf("%s already has keys: init needs a template (keys and roll hash left out)", *config)
 	}
-	if _, err := os.Stat(*out); err == nil {
-		return fmt.Errorf("%s %w", *out, errExists)
-	}
-	moved, err := placeStations(cfg, *addresses)
+	s, nodes, moved, err := makeElection(cfg, *out, *voters, *addresses, *listenHost, *metrics)
 	if err != nil {
 		return err
-	}
-	s, err := genesis.Generate(cfg, *voters, nil)
-	if err != nil {
-		return err
-	}
-	nodes, err := nodeConfigs(cfg, *listenHost, *metrics)
-	if err != nil {
-		return err
-	}
-	if err := writeElection(*out, s); err != nil {
-		os.RemoveAll(*out)
-		return err
-	}
-	for i, st := range cfg.Stations {
-		if err := writeNodeConfig(filepath.Join(*out, "station-"+st.ID, homeConfig), nodes[i]); err != nil {
-			os.RemoveAll(*out)
-			return err
-		}
 	}
 	fp := s.Genesis.Fingerprint()
 	fmt.Fprintf(stdout, "election %s: %d stations, %d officials, %d voters\n", s.Genesis.ElectionID(), s.Genesis.N(), len(s.OfficialSeeds), len(s.Codes))
@@ -74,6 +53,40 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "written to %s (the files under officials/, voters/ and station-*/node.key are secret)\n", *out)
 	return nil
+}
+
+// makeElection generates an election from a template (voters codes, or the
+// template's count when 0) and writes it to out, which must not exist: the
+// election directory (see writeElection) and every station's config.yaml.
+// addresses, listenHost and metrics are init's flags. moved says the
+// template's loopback addresses were taken and free ports were used.
+func makeElection(cfg *genesis.Config, out string, voters int, addresses, listenHost, metrics string) (*genesis.Setup, []*nodeConfig, bool, error) {
+	if _, err := os.Stat(out); err == nil {
+		return nil, nil, false, fmt.Errorf("%s %w", out, errExists)
+	}
+	moved, err := placeStations(cfg, addresses)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	s, err := genesis.Generate(cfg, voters, nil)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	nodes, err := nodeConfigs(cfg, listenHost, metrics)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if err := writeElection(out, s); err != nil {
+		os.RemoveAll(out)
+		return nil, nil, false, err
+	}
+	for i, st := range cfg.Stations {
+		if err := writeNodeConfig(filepath.Join(out, "station-"+st.ID, homeConfig), nodes[i]); err != nil {
+			os.RemoveAll(out)
+			return nil, nil, false, err
+		}
+	}
+	return s, nodes, moved, nil
 }
 
 // writeElection lays out an election directory:

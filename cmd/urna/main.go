@@ -27,9 +27,11 @@ var commands = map[string]command{
 	"node":     {"run one station until SIGINT or SIGTERM", runNode},
 	"polls":    {"open or close the polls with an official's approval", runPolls},
 	"status":   {"one screen of facts from a running station", runStatus},
+	"tally":    {"verify an election from its genesis and chain alone, and its result", runTally},
 	"vote":     {"the voter terminal (full screen, or --accessible line by line)", runVote},
 	"bench":    {"measure a local cluster (or running nodes): ballots/s, latency, CPU, memory, disk", runBench},
 	"official": {"the officials' console: live dashboard, approvals, results", runOfficial},
+	"demo":     {"run a whole election on this machine and verify it (a minute)", runDemo},
 }
 
 func main() {
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintf(stderr, "urna %s: %v\n", args[0], err)
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return 1
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	homeDir := fs.String("home", "", "the station's home directory (made by urna init)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	logLevel := fs.String("log-level", "info", "least severe level logged: debug, info, warn or error")
+	var tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
+	if testOnlyNodeFlags != nil {
+		tamper = testOnlyNodeFlags(fs)
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,8 +58,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	idx, _ := h.genesis.StationByKey(h.publicKey())
 	me := h.genesis.Stations()[idx]
 	log := slog.New(handler).With("node", me.ID)
+	cfg.tamper = tamper
 	return runStation(ctx, h, cfg, log)
 }
+
+// testOnlyNodeFlags is nil in a released binary. A test-only build (build
+// tag urnabyzantine, byzantine.go) sets it to add flags to `urna node` that
+// make the station misbehave; it returns what rewrites the station's
+// traffic (nil when no such flag is given).
+var testOnlyNodeFlags func(fs *flag.FlagSet) func(station.Transport, *home, *slog.Logger) (station.Transport, error)
 
 // runStation wires a station: the QUIC endpoint, the mesh, the engine, the
 // client protocol and the metrics; runs it; and stops it in order: the
@@ -82,8 +94,18 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 		return err
 	}
 	defer m.Close()
-	tr := newMeshTransport(m)
-	defer tr.close()
+	mt := newMeshTransport(m)
+	defer mt.close()
+	guard := newDiskGuard(h.dataDir(), cfg.minFreeMB())
+	if err := guard.check(); err != nil {
+		return err
+	}
+	var tr station.Transport = mt
+	if cfg.tamper != nil {
+		if tr, err = cfg.tamper(mt, h, log); err != nil {
+			return err
+		}
+	}
 	// The mempool holds a few blocks' worth: enough to keep blocks full
 	// under a rush, bounded so that a flood costs a known amount of memory
 	// (docs/BENCHMARKS.md measures a station's RSS).
@@ -91,7 +113,11 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	eng, err := station.Open(station.Config{Genesis: g, Roll: h.roll, Seed: h.seed, Dir: h.dataDir(), Transport: tr, Logger: log,
 		MempoolTxs: max(10_000, 2*p.MaxBlockTxs), MempoolBytes: max(32<<20, 2*p.MaxBlockBytes)})
 	if err != nil {
-		return fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
+		err = fmt.Errorf("opening the station's data in %s: %w", h.dataDir(), err)
+		if advice := diskAdvice(err, h.dataDir()); advice != "" {
+			err = fmt.Errorf("%w\n%s", err, advice)
+		}
+		return err
 	}
 	defer func() {
 		if cerr := eng.Close(); cerr != nil && err == nil {
@@ -149,10 +175,21 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	log.Info("station started", "index", idx, "listen", ep.Addr().String(), "metrics", cfg.Metrics,
 		"height", eng.Ledger().Height(), "election", g.ElectionID(), "peers", strings.Join(others, ","))
 	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go guard.watch(ctx, diskCheckEvery, cancel)
 	runErr := eng.Run(ctx)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		if advice := diskAdvice(runErr, h.dataDir()); advice != "" {
+			log.Error("station failed: disk", "err", runErr, "what_to_do", advice)
+			return fmt.Errorf("%w\n%s", runErr, advice)
+		}
 		log.Error("station failed", "err", runErr)
 		return runErr
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errDiskLow) {
+		log.Error("station stopped: disk space low", "err", cause)
+		return cause
 	}
 	log.Info("stopping", "uptime", time.Since(start).Round(time.Second).String())
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/urna-vote/urna/chain/station"
 )
 
 // homeConfig is the node's own settings in a station home (see home.go):
@@ -27,6 +29,11 @@ type nodeConfig struct {
 	// Metrics is the TCP address of the Prometheus /metrics endpoint; empty
 	// for none.
 	Metrics string `yaml:"metrics"`
+	// MinFreeMB is the free space, in MiB, the node keeps on the file
+	// systems of its data directories: below it, it stops cleanly (and
+	// refuses to start) instead of running into a full disk; see disk.go.
+	// Default defaultMinFreeMB; 0 turns the check off.
+	MinFreeMB *uint64 `yaml:"min_free_mb"`
 	// Pprof is the TCP address of Go's /debug/pprof/ endpoints, for
 	// profiling under load; empty (the default) for none. Bind it to
 	// loopback: profiles show the node's inner workings.
@@ -35,6 +42,22 @@ type nodeConfig struct {
 	// e.g. "200MiB": the collector works harder as the heap nears it, so
 	// that RSS stays flat. Empty: the default, 160MiB; "off": none.
 	MemoryLimit string `yaml:"memory_limit"`
+
+	// tamper rewrites the station's traffic: set only by a test-only
+	// build's flags (see testOnlyNodeFlags), never from the file.
+	tamper func(station.Transport, *home, *slog.Logger) (station.Transport, error)
+}
+
+// maxMinFreeMB bounds min_free_mb (1 EiB), so that it converts to bytes
+// without overflow.
+const maxMinFreeMB = 1 << 40
+
+// minFreeMB is MinFreeMB with its default.
+func (c *nodeConfig) minFreeMB() uint64 {
+	if c.MinFreeMB == nil {
+		return defaultMinFreeMB
+	}
+	return *c.MinFreeMB
 }
 
 // loadNodeConfig reads a home's config.yaml; a home without one listens on
@@ -68,6 +91,9 @@ func loadNodeConfig(h *home) (*nodeConfig, error) {
 			return nil, fmt.Errorf("%s: metrics: %w", path, err)
 		}
 	}
+	if c.MinFreeMB != nil && *c.MinFreeMB > maxMinFreeMB {
+		return nil, fmt.Errorf("%s: min_free_mb: %d MiB is more than any disk (at most %d)", path, *c.MinFreeMB, uint64(maxMinFreeMB))
+	}
 	if c.Pprof != "" {
 		if err := checkHostPort(c.Pprof); err != nil {
 			return nil, fmt.Errorf("%s: pprof: %w", path, err)
@@ -86,12 +112,15 @@ func writeNodeConfig(path string, c *nodeConfig) error {
 listen: %q
 # metrics: TCP address of the Prometheus /metrics endpoint ("" for none).
 metrics: %q
+# min_free_mb: free space (MiB) kept on the disk of data/: below it the node
+#   stops cleanly, and will not start, rather than fill the disk (0: no check).
+min_free_mb: %d
 # pprof: TCP address of Go's /debug/pprof/ endpoints (loopback only), for
 #   profiling under load; left out: none.
 # pprof: "127.0.0.1:6060"
 # memory_limit: the Go runtime's soft memory limit; left out: 160MiB.
 # memory_limit: "160MiB"
-`, c.Listen, c.Metrics)
+`, c.Listen, c.Metrics, c.minFreeMB())
 	return os.WriteFile(path, []byte(text), 0o644)
 }
 

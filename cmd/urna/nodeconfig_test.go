@@ -74,10 +74,16 @@ func TestNodeConfigErrors(t *testing.T) {
 	home := filepath.Join(dir, "station-north")
 	h := mustHome(t, home)
 	c, err := loadNodeConfig(h)
-	if err != nil || c.Metrics != "" || c.Listen != h.genesis.Stations()[0].Address {
+	if err != nil || c.Metrics != "" || c.Listen != h.genesis.Stations()[0].Address || c.minFreeMB() != defaultMinFreeMB {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n"} {
+	for text, want := range map[string]uint64{"min_free_mb: 0\n": 0, "min_free_mb: 1024\n": 1024, "metrics: \"\"\n": defaultMinFreeMB} {
+		os.WriteFile(filepath.Join(home, homeConfig), []byte(text), 0o644)
+		if c, err := loadNodeConfig(h); err != nil || c.minFreeMB() != want {
+			t.Errorf("config %q: min_free_mb %v, %v; want %d", text, c, err, want)
+		}
+	}
+	for _, bad := range []string{"listen: 127.0.0.1\n", "lisen: 127.0.0.1:1\n", "metrics: [1]\n", "listen: a:b:c\n", "min_free_mb: -1\n", "min_free_mb: lots\n", "min_free_mb: 1099511627777\n"} {
 		os.WriteFile(filepath.Join(home, homeConfig), []byte(bad), 0o644)
 		if _, err := loadNodeConfig(h); err == nil || !strings.Contains(err.Error(), homeConfig) {
 			t.Errorf("config %q: %v", bad, err)
@@ -95,6 +101,7 @@ func FuzzNodeConfig(f *testing.F) {
 	f.Add([]byte("listen: \"127.0.0.1:7101\"\nmetrics: \"127.0.0.1:8101\"\n"))
 	f.Add([]byte("listen: [\n"))
 	f.Add([]byte("metrics: 1e99\n"))
+	f.Add([]byte("min_free_mb: 18446744073709551615\n"))
 	dir := filepath.Join(f.TempDir(), "e")
 	if code := run(testContext(), []string{"init", "--config", chaintest.ConfigPath("mayor"), "--out", dir, "--voters", "2"}, discard{}, discard{}); code != 0 {
 		f.Fatal("init failed")

@@ -56,20 +56,35 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	key := ed25519.NewKeyFromSeed(seed)
-	official, ok := g.OfficialByKey(key.Public().(ed25519.PublicKey))
-	if !ok {
+	if _, ok := g.OfficialByKey(key.Public().(ed25519.PublicKey)); !ok {
 		return fmt.Errorf("%s is not the key of an official of election %s", *keyFile, g.ElectionID())
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c, idx, err := dialStation(ctx, g, *node, *stationID)
+	return approve(ctx, g, key, *node, *stationID, action, stdout)
+}
+
+// approve submits an official's approval to open or close the polls through
+// the station at node, waits until it is committed, checks the certified
+// block that holds it against the genesis, and prints the quorum's
+// progress.
+func approve(ctx context.Context, g *genesis.Genesis, key ed25519.PrivateKey, node, stationID string, action chain.Action, stdout io.Writer) error {
+	official, ok := g.OfficialByKey(key.Public().(ed25519.PublicKey))
+	if !ok {
+		return fmt.Errorf("the key is not the key of an official of election %s", g.ElectionID())
+	}
+	verb := "open"
+	if action == chain.ActionClose {
+		verb = "close"
+	}
+	c, idx, err := dialStation(ctx, g, node, stationID)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	st, err := c.Status(ctx)
 	if err != nil {
-		return fmt.Errorf("station at %s: %w", *node, err)
+		return fmt.Errorf("station at %s: %w", node, err)
 	}
 	if err := checkElection(g, st); err != nil {
 		return err
@@ -79,7 +94,7 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tx := chain.NewApprovalTx(g.Fingerprint(), action, key).Encode()
 	rc, err := c.SubmitAndWait(ctx, tx, func(r api.Receipt) {
 		if !r.Committed {
-			fmt.Fprintf(stdout, "%s's approval to %s the polls accepted by station %s; waiting for it to be committed…\n", who.ID, args[0], stName)
+			fmt.Fprintf(stdout, "%s's approval to %s the polls accepted by station %s; waiting for it to be committed…\n", who.ID, verb, stName)
 		}
 	})
 	if err != nil {
@@ -87,7 +102,7 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("station %s refused the approval: %w\n%s", stName, err, hint)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("the approval was not committed within %v (is a quorum of stations running? see `urna status`): %w", *timeout, err)
+			return fmt.Errorf("the approval was not committed in time (is a quorum of stations running? see `urna status`; --timeout waits longer): %w", err)
 		}
 		return fmt.Errorf("station %s: %w", stName, err)
 	}
@@ -132,6 +147,6 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			names = append(names, g.Officials()[i].ID)
 		}
 	}
-	fmt.Fprintf(stdout, "approvals %d of %d to %s the polls (%v); the election is %s\n", len(approvals), quorum, args[0], names, chain.Phase(st.Phase))
+	fmt.Fprintf(stdout, "approvals %d of %d to %s the polls (%v); the election is %s\n", len(approvals), quorum, verb, names, chain.Phase(st.Phase))
 	return nil
 }

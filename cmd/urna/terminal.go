@@ -15,6 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/urna-vote/urna/chain/genesis"
+	"github.com/urna-vote/urna/net/api"
 	"github.com/urna-vote/urna/tui"
 	"github.com/urna-vote/urna/tui/official"
 	"github.com/urna-vote/urna/tui/remote"
@@ -58,7 +59,7 @@ func addTerminalFlags(fs interface {
 // open loads the genesis, opens the log file and connects to the station.
 // The log file takes the standard logger too (quic-go warns through it),
 // so nothing but the program ever writes to the screen.
-func (f terminalFlags) open(ctx context.Context) (*genesis.Genesis, tui.Node, genesis.Station, *slog.Logger, func(), error) {
+func (f terminalFlags) open(ctx context.Context, allowOffline bool) (*genesis.Genesis, tui.Node, genesis.Station, *slog.Logger, func(), error) {
 	g, err := genesis.Load(*f.genesis)
 	if err != nil {
 		return nil, nil, genesis.Station{}, nil, nil, err
@@ -76,12 +77,60 @@ func (f terminalFlags) open(ctx context.Context) (*genesis.Genesis, tui.Node, ge
 	defer cancel()
 	n, st, err := connectTerminal(dctx, g, *f.node, *f.station)
 	if err != nil {
-		lf.Close()
-		return nil, nil, genesis.Station{}, nil, nil, err
+		// A voter terminal whose station is down must still offer the
+		// others of the genesis: it starts with a connection that answers
+		// "cannot be reached", and the voter (or a poll worker) picks
+		// another station on the first screen. That needs to know which
+		// station this terminal stands in; an address the genesis does
+		// not name, without --station, stays an error.
+		idx, known := stationAt(g, *f.node, *f.station)
+		if !allowOffline || !known || !errors.Is(err, api.ErrUnreachable) {
+			lf.Close()
+			return nil, nil, genesis.Station{}, nil, nil, err
+		}
+		logger.Warn("station unreachable at start; offering the others", "station", g.Stations()[idx].ID, "err", err)
+		n, st = offlineNode{err: err}, g.Stations()[idx]
+	} else {
+		logger.Info("connected", "station", st.ID, "election", g.ElectionID())
 	}
-	logger.Info("connected", "station", st.ID, "election", g.ElectionID())
 	return g, n, st, logger, func() { n.Close(); lf.Close() }, nil
 }
+
+// stationAt is the station of g that a terminal started with --node addr
+// (and --station id, when given) stands in.
+func stationAt(g *genesis.Genesis, addr, id string) (int, bool) {
+	if id != "" {
+		return g.StationIndex(id)
+	}
+	for i, st := range g.Stations() {
+		if st.Address == addr {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// offlineNode is the connection of a terminal whose station could not be
+// reached when it started: every call fails as unreachable, so the screens
+// say so and offer another station of the genesis.
+type offlineNode struct{ err error }
+
+var _ tui.Node = offlineNode{}
+
+func (o offlineNode) fail() error { return fmt.Errorf("%w: %w", tui.ErrUnreachable, o.err) }
+
+func (o offlineNode) Status(context.Context) (tui.Status, error)  { return tui.Status{}, o.fail() }
+func (o offlineNode) ElectionKey(context.Context) ([]byte, error) { return nil, o.fail() }
+func (o offlineNode) Submit(context.Context, []byte) (tui.Receipt, error) {
+	return tui.Receipt{}, o.fail()
+}
+func (o offlineNode) WaitCommitted(context.Context, [32]byte) (uint64, error) { return 0, o.fail() }
+func (o offlineNode) Tracking(context.Context, string) (tui.Tracking, error) {
+	return tui.Tracking{}, o.fail()
+}
+func (o offlineNode) Events(context.Context) (<-chan tui.Event, error) { return nil, o.fail() }
+func (o offlineNode) Results(context.Context) (tui.Results, error)     { return tui.Results{}, o.fail() }
+func (o offlineNode) Close() error                                     { return nil }
 
 // runVote is the voter terminal.
 func runVote(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,7 +144,7 @@ func runVote(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
-	g, n, st, logger, done, err := tf.open(ctx)
+	g, n, st, logger, done, err := tf.open(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -130,7 +179,7 @@ func runOfficial(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		key = ed25519.NewKeyFromSeed(seed)
 	}
-	g, n, st, logger, done, err := tf.open(ctx)
+	g, n, st, logger, done, err := tf.open(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,10 @@ import (
 
 // meshChannels are the mesh's channels for an election: the frame limits
 // follow from the genesis's block size, the rates are generous for honest
-// stations (a station re-sends its votes every tick and gossips every
-// ballot once) and far below what a flood needs. In delivery priority
-// order: votes before transactions before block sync.
+// stations (a station sends its Have every tick and on each round change and
+// commit, re-sends a peer at most 256 consensus messages a tick, and gossips
+// every ballot once) and far below what a flood needs. In delivery priority
+// order: votes, then Haves, before transactions before block sync.
 func meshChannels(p genesis.Params) []mesh.Channel {
 	msg := min(p.MaxBlockBytes+128<<10, bft.MaxMessageBytes)
 	sync := min(p.MaxBlockBytes+256<<10, bft.MaxMessageBytes) + 1 // the decision marker byte
@@ -28,6 +29,9 @@ func meshChannels(p genesis.Params) []mesh.Channel {
 		{ID: uint8(station.ChannelConsensus), Name: "consensus", MaxFrame: msg,
 			SendQueue: 1024, RecvQueue: 4096, Rate: 500, Burst: 2000,
 			ByteRate: 64 << 20, ByteBurst: float64(4 * msg), Urgency: 0},
+		{ID: uint8(station.ChannelState), Name: "state", MaxFrame: bft.MaxHaveBytes,
+			SendQueue: 64, RecvQueue: 1024, Rate: 200, Burst: 1000,
+			ByteRate: 4 << 20, ByteBurst: 16 << 20, Urgency: 1},
 		{ID: uint8(station.ChannelGossip), Name: "gossip", MaxFrame: chain.MaxTxSize,
 			SendQueue: 8192, RecvQueue: 8192, Rate: 5000, Burst: 20000,
 			ByteRate: 64 << 20, ByteBurst: 128 << 20, Urgency: 3},
@@ -102,12 +106,23 @@ func ruleOf(err error) string {
 	return "other"
 }
 
+// forgedRules are the rules that no honest client's transaction breaks:
+// it does not decode, or a proof or signature in it fails. (A voter who
+// votes twice or mistypes a voting code is honest; a terminal that sends a
+// ballot whose proofs fail is not.) A connection that sends a few is cut
+// off (api.RejectedError.Forged).
+var forgedRules = map[string]bool{
+	chain.RuleName(chain.ErrBadBallot): true, chain.RuleName(chain.ErrBadPayload): true,
+	chain.RuleName(chain.ErrTxEncoding): true, chain.RuleName(chain.ErrBadTxSignature): true,
+	chain.RuleName(chain.ErrUnknownKind): true,
+}
+
 // refusal turns the engine's error into the client protocol's.
 func (b *backend) refusal(err error) error {
 	if errors.Is(err, station.ErrRejected) {
 		rule := ruleOf(err)
 		b.metrics.rejections.WithLabelValues(rule).Inc()
-		return &api.RejectedError{Rule: rule, Message: err.Error()}
+		return &api.RejectedError{Rule: rule, Message: err.Error(), Forged: forgedRules[rule]}
 	}
 	if errors.Is(err, station.ErrStopped) {
 		return fmt.Errorf("%w: station stopping", api.ErrUnavailable)

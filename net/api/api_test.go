@@ -51,6 +51,9 @@ func (f *fakeBackend) Status(context.Context) (*Status, error) {
 }
 
 func (f *fakeBackend) Submit(_ context.Context, tx []byte) (Receipt, error) {
+	if bytes.HasPrefix(tx, []byte("forged")) {
+		return Receipt{}, &RejectedError{Rule: "bad-ballot", Message: "ballot does not verify", Forged: true}
+	}
 	if bytes.HasPrefix(tx, []byte("bad")) {
 		return Receipt{}, &RejectedError{Rule: "already-voted", Message: "credential has already cast a ballot"}
 	}
@@ -429,6 +432,29 @@ func TestBadClientsCutOff(t *testing.T) {
 		{"not canonical", Limits{MaxMalformed: 1}, func(t *testing.T, conn *quic.Conn) {
 			// [h'', false] with the byte string's length in a longer form.
 			rawRequest(t, conn, frame.Append(nil, []byte{opSubmit, 0x82, 0x58, 0x00, 0xf4}))
+		}, endpoint.CodeGarbage, "garbage"},
+		{"forged", Limits{}, func(t *testing.T, conn *quic.Conn) {
+			// An honest client's refusals are answered and never cut it off;
+			// forgeries are answered, and the third one cuts it off (its
+			// answer may be lost with the connection).
+			for i := range 10 {
+				r := rawRequest(t, conn, frame.Append(nil, encode(opSubmit, &submitBody{Tx: []byte("bad ballot")})))
+				if r == nil || r.typ != replyError || r.err.Code != CodeRejected {
+					t.Fatalf("honest refusal %d answered %+v", i, r)
+				}
+			}
+			for i := range 3 {
+				r := rawRequest(t, conn, frame.Append(nil, encode(opSubmit, &submitBody{Tx: []byte("forged ballot")})))
+				if r == nil && i == 2 {
+					return
+				}
+				if r == nil {
+					t.Fatalf("cut off before forgery %d was answered", i)
+				}
+				if r.typ != replyError || r.err.Code != CodeRejected || r.err.Rule != "bad-ballot" {
+					t.Fatalf("forgery %d answered %+v", i, r)
+				}
+			}
 		}, endpoint.CodeGarbage, "garbage"},
 		{"oversized", Limits{MaxRequest: 100}, func(t *testing.T, conn *quic.Conn) {
 			rawRequest(t, conn, frame.Append(nil, encode(opSubmit, &submitBody{Tx: make([]byte, 200)})))

@@ -36,6 +36,12 @@ var (
 type RejectedError struct {
 	Rule    string
 	Message string
+	// Forged is set by a Backend when no honest client sends such a
+	// transaction (it does not decode, or a proof or signature in it
+	// fails): the server counts it toward the connection's MaxMalformed,
+	// so that a client cannot make the station verify forgeries at the
+	// full request rate. It is not carried to the client.
+	Forged bool
 }
 
 func (e *RejectedError) Error() string {

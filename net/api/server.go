@@ -54,8 +54,9 @@ type Limits struct {
 	// request above the rate is answered "busy"; a client that keeps
 	// flooding is cut off.
 	Rate, Burst, ByteRate, ByteBurst float64
-	// MaxMalformed is how many malformed requests a connection may send
-	// before it is cut off [3].
+	// MaxMalformed is how many malformed requests, and forged
+	// transactions (RejectedError.Forged), a connection may send before it
+	// is cut off [3].
 	MaxMalformed int
 	// MaxConns bounds concurrent client connections [256]. (Concurrent
 	// requests per connection are bounded by the endpoint's QUIC stream
@@ -271,8 +272,14 @@ func (c *conn) serve(st *quic.Stream) {
 
 func (c *conn) malformedRequest(st *quic.Stream, why string) {
 	c.writeError(st, &errorBody{Code: CodeMalformed, Message: why})
+	c.countMalformed("too many malformed requests: " + why)
+}
+
+// countMalformed counts a malformed request or a forged transaction and
+// cuts the connection off at MaxMalformed.
+func (c *conn) countMalformed(why string) {
 	if int(c.malformed.Add(1)) >= c.s.cfg.Limits.MaxMalformed {
-		c.cut(cutGarbage, endpoint.CodeGarbage, "too many malformed requests: "+why)
+		c.cut(cutGarbage, endpoint.CodeGarbage, why)
 	}
 }
 
@@ -300,6 +307,9 @@ func (c *conn) submit(ctx context.Context, st *quic.Stream, req *submitBody) {
 	r, err := c.s.b.Submit(ctx, req.Tx)
 	if err != nil {
 		c.writeError(st, replyOf(err))
+		if rej := (*RejectedError)(nil); errors.As(err, &rej) && rej.Forged {
+			c.countMalformed("too many forged transactions: " + rej.Rule)
+		}
 		return
 	}
 	if err := c.write(st, replyAccepted, &r); err != nil || !req.Wait || r.Committed {

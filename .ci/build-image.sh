@@ -3,7 +3,7 @@
 # nothing else: no base image, no registry, no Dockerfile build step. The
 # image holds /urna (CGO_ENABLED=0) and an empty /tmp.
 #
-#   deploy/build-image.sh [TAG]        (default TAG: urna:local)
+#   .ci/build-image.sh [TAG]        (default TAG: urna:local)
 set -eu
 tag=${1:-urna:local}
 cd "$(dirname "$0")/.."
