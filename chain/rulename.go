@@ -16,6 +16,7 @@ var ruleNames = []struct {
 	{ErrBallotChallenged, "ballot-challenged"},
 	{ErrBallotCast, "ballot-cast"},
 	{ErrTrackingClash, "tracking-clash"},
+	{ErrCiphertextReused, "ciphertext-reused"},
 	{ErrDuplicate, "duplicate"},
 	{ErrBadBallot, "bad-ballot"},
 	{ErrWrongElection, "wrong-election"},

@@ -57,6 +57,10 @@ func BenchmarkVerifyRecord(b *testing.B) {
 	b.ReportMetric(float64(wall.Microseconds())/float64(n), "µs/ballot")
 	b.ReportMetric(wall.Seconds()*1e6/float64(n), "s/1M-ballots")
 	b.ReportMetric(cpuPer.Seconds()*1e6/float64(n), "cpu-s/1M-ballots")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/(1<<20), "peak-GiB") // Linux: KiB
+	}
 }
 
 // benchRecord returns the record of an election of n 1 × 5 ballots, built

@@ -12,7 +12,7 @@ const (
 	CheckLabels        = "labels"                    // contest and candidate ids and names
 	CheckChainLink     = "chain-link"                // every block decodes, is of this election, at the next height, after the previous block's hash
 	CheckHeaders       = "block-headers"             // state hash, proposer, time, size limits
-	CheckCertificates  = "certificates"              // ≥ 2f+1 distinct stations' valid precommits for exactly each block
+	CheckCertificates  = "certificates"              // ≥ ⌊2n/3⌋+1 distinct stations' valid precommits for exactly each block
 	CheckTxFormat      = "transaction-format"        // canonical transactions of a known kind for this election
 	CheckTxSignatures  = "signatures"                // station, official and credential signatures
 	CheckPhases        = "phases"                    // every transaction in a phase that allows it

@@ -24,6 +24,10 @@
 // rebuilds the core's state; see Core for the exact guarantee, and Driver.Recover for
 // the replay, which logs what it signs before anything is sent.
 //
+// Gossip (gossip.go) is pure as well: Core.Inventory snapshots what the core holds,
+// Inventory.Have summarises it for peers, and Plan decides which proposals and votes
+// (ours and relayed) a peer whose Have is known should be sent; the caller schedules.
+//
 // The package imports nothing of urna: a value is a byte string with a hash, its
 // validity a callback (Config.Validate).
 package bft

@@ -251,7 +251,7 @@ func newDockerCluster(t *testing.T, voters int, detached map[int]bool) *dockerCl
 				if s != nil {
 					logs, _ := docker("logs", "--tail", "30", s.name)
 					t.Logf("%s:\n%s", s.name, logs)
-					if pid, err := docker("inspect", "-f", "{{.State.Pid}}", s.name); err == nil {
+					if pid, err := docker("inspect", "-f", "{{.State.Pid}}", s.name); err == nil && pid != "0" {
 						out, _ := exec.Command("nsenter", "-t", pid, "-n", "iptables", "-L", "INPUT", "-v", "-n").CombinedOutput()
 						t.Logf("%s's packet filter now:\n%s", s.name, out)
 					}
