@@ -314,13 +314,13 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 	}
 	// The chain's count after the drain, then the nodes stopped so that
 	// Badger has flushed what it holds in memory.
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	stC, err := b.clients[0].Status(sctx)
-	cancel()
+	// The stations commit a block at slightly different times: wait (a
+	// little) until every one counts what the terminals saw committed.
+	counted, err := b.chainCount(ctx, uint64(res.commits))
 	if err != nil {
 		return err
 	}
-	rep.ChainBallots = stC.Counted
+	rep.ChainBallots = counted
 	final := b.sampleAll(ctx)
 	var stopErr error
 	for i, n := range b.nodes {
@@ -346,8 +346,8 @@ func (b *bench) finish(ctx context.Context, rep *benchReport, res *loadResult, b
 			// other files are the election's public files and the key.
 			if d, err := diskUsage(filepath.Join(h, homeData)); err == nil {
 				r.Disk = d
-				if stC.Counted > 0 {
-					r.DiskPerBallot = float64(d) / float64(stC.Counted)
+				if counted > 0 {
+					r.DiskPerBallot = float64(d) / float64(counted)
 				}
 			}
 		}
@@ -402,6 +402,28 @@ func printBenchReport(w io.Writer, rep *benchReport) {
 	}
 	if rep.Dir != "" {
 		fmt.Fprintf(w, "election and the nodes' logs kept in %s\n", rep.Dir)
+	}
+}
+
+// chainCount is the ballots counted on the chain: the least count of the
+// stations once each has reached want (or after 15 s, whatever they say).
+func (b *bench) chainCount(ctx context.Context, want uint64) (uint64, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		least := ^uint64(0)
+		for s, c := range b.clients {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			st, err := c.Status(sctx)
+			cancel()
+			if err != nil {
+				return 0, fmt.Errorf("station %s: %w", b.g.Stations()[s].ID, err)
+			}
+			least = min(least, st.Counted)
+		}
+		if least >= want || time.Now().After(deadline) {
+			return least, nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
