@@ -164,7 +164,6 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	if err := ep.Start(); err != nil {
 		return err
 	}
-	go trimStoreMaps(ctx, filepath.Join(h.dataDir(), "store"), log)
 	m.Start()
 	var others []string
 	for i, p := range peers {
@@ -194,26 +193,3 @@ func runStation(ctx context.Context, h *home, cfg *nodeConfig, log *slog.Logger)
 	log.Info("stopping", "uptime", time.Since(start).Round(time.Second).String())
 	return nil
 }
-
-// trimStoreMaps gives the store's mapped file pages back every
-// trimInterval (see trimMappedFiles), until ctx is done.
-func trimStoreMaps(ctx context.Context, dir string, log *slog.Logger) {
-	t := time.NewTicker(trimInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := trimMappedFiles(dir)
-			if err != nil {
-				log.Warn("giving back the store's mapped pages failed", "err", err)
-				return
-			}
-			log.Debug("gave back the store's mapped pages", "bytes", n)
-		}
-	}
-}
-
-// trimInterval: at full load the store maps a few MB a second.
-const trimInterval = 5 * time.Second
