@@ -71,11 +71,10 @@ func certRule(err error) string {
 // own rule name (chain.RuleName), made more precise for ballots (which part
 // of the ballot failed).
 func txRule(kind chain.TxKind, err error) (check, rule string) {
-	if errors.Is(err, chain.ErrCiphertextReused) {
-		return CheckCiphertexts, "ciphertext-reused"
-	}
 	rule = chain.RuleName(err)
 	switch rule {
+	case "ciphertext-reused":
+		return CheckCiphertexts, rule
 	case "already-voted", "tracking-clash":
 		return CheckOneBallot, rule
 	case "duplicate":
