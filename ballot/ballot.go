@@ -113,7 +113,16 @@ type DecodedBallot struct {
 // strictly (DecodeBallot), its hash, and its ciphertexts' points. A block's
 // ballots are decoded this way before they are checked and counted one by
 // one. It checks no proof.
-func DecodeBallots(payloads [][]byte) []DecodedBallot {
+func DecodeBallots(payloads [][]byte) []DecodedBallot { return DecodeBallotsKnown(payloads, nil) }
+
+// DecodeBallotsKnown is DecodeBallots for a caller that may already hold
+// some ballots' ciphertexts decoded (VerifyAndDecodeBallots gave them when
+// the ballots were admitted): known, if not nil, is asked for each ballot
+// by its hash, from several goroutines at once, and what it returns is
+// used instead of decompressing the points again. It must return the
+// decoding of the ballot with that hash (the same bytes decode to the same
+// points), or false.
+func DecodeBallotsKnown(payloads [][]byte, known func(hash [32]byte) ([][]DecodedCiphertext, bool)) []DecodedBallot {
 	out := make([]DecodedBallot, len(payloads))
 	parallel(len(payloads), 16, func(from, to int) {
 		for i := from; i < to; i++ {
@@ -122,24 +131,48 @@ func DecodeBallots(payloads [][]byte) []DecodedBallot {
 				continue
 			}
 			d.Hash = sha256.Sum256(payloads[i])
-			d.Ciphertexts = make([][]DecodedCiphertext, len(d.Ballot.Contests))
-			for ci := range d.Ballot.Contests {
-				sels := d.Ballot.Contests[ci].Selections
-				d.Ciphertexts[ci] = make([]DecodedCiphertext, len(sels))
-				for si := range sels {
-					var err error
-					if d.Ciphertexts[ci][si], err = DecodeCiphertext(&sels[si].Ciphertext); err != nil {
-						d.Ciphertexts = nil
-						break
-					}
-				}
-				if d.Ciphertexts == nil {
-					break
+			if known != nil {
+				if cts, ok := known(d.Hash); ok && sameShape(cts, d.Ballot) {
+					d.Ciphertexts = cts
+					continue
 				}
 			}
+			d.Ciphertexts = decodeCiphertexts(d.Ballot)
 		}
 	})
 	return out
+}
+
+// decodeCiphertexts decodes every ciphertext of a ballot, or returns nil if
+// one point is not a curve point.
+func decodeCiphertexts(b *Ballot) [][]DecodedCiphertext {
+	cts := make([][]DecodedCiphertext, len(b.Contests))
+	for ci := range b.Contests {
+		sels := b.Contests[ci].Selections
+		cts[ci] = make([]DecodedCiphertext, len(sels))
+		for si := range sels {
+			var err error
+			if cts[ci][si], err = DecodeCiphertext(&sels[si].Ciphertext); err != nil {
+				return nil
+			}
+		}
+	}
+	return cts
+}
+
+// sameShape reports whether decoded ciphertexts have one entry per
+// selection of b: a guard against a caller's mix-up, which would
+// otherwise count the wrong number of selections.
+func sameShape(cts [][]DecodedCiphertext, b *Ballot) bool {
+	if len(cts) != len(b.Contests) {
+		return false
+	}
+	for ci := range cts {
+		if len(cts[ci]) != len(b.Contests[ci].Selections) {
+			return false
+		}
+	}
+	return true
 }
 
 // Hash is SHA-256 of the canonical ballot bytes.

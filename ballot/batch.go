@@ -42,6 +42,9 @@ type batchItem struct {
 	g, h        edwards25519.Scalar
 	err         error // a failure found without the equations: final
 	reference   bool  // must go through the reference check
+	// decoded receives the ballot's ciphertexts as prepare decodes them,
+	// when the caller keeps them (VerifyAndDecodeBallots)
+	decoded [][]DecodedCiphertext
 }
 
 // batch collects the weighted equations of the ballots one worker verifies.
@@ -50,6 +53,7 @@ type batch struct {
 	rng         *rand.ChaCha8
 	short, long []msmTerm
 	items       []batchItem
+	keep        bool // keep every prepared ballot's decoded ciphertexts
 }
 
 func newBatch(e *Election, size int) *batch {
@@ -209,6 +213,15 @@ func (bt *batch) prepare(it *batchItem) error {
 			bt.addLong(&d.cb, &d.beta)
 		}
 	}
+	if bt.keep {
+		it.decoded = make([][]DecodedCiphertext, len(cts))
+		for ci := range cts {
+			it.decoded[ci] = make([]DecodedCiphertext, len(cts[ci]))
+			for si := range cts[ci] {
+				it.decoded[ci][si] = DecodedCiphertext{alpha: cts[ci][si].alpha, beta: cts[ci][si].beta}
+			}
+		}
+	}
 	return nil
 }
 
@@ -343,9 +356,30 @@ const minPerWorker = 8
 func (e *Election) VerifyBallots(ballots []*Ballot) []error {
 	errs := make([]error, len(ballots))
 	parallel(len(ballots), minPerWorker, func(from, to int) {
-		e.verifyChunk(ballots[from:to], nil, errs[from:to])
+		e.verifyChunk(ballots[from:to], nil, errs[from:to], nil)
 	})
 	return errs
+}
+
+// VerifyAndDecodeBallots is VerifyBallots that also returns the decoded
+// ciphertexts of the valid ballots (nil for an invalid one, and for the
+// rare valid one that the batch had to check on its own), ready for
+// Accumulator.AddDecoded: the verification decompresses those points
+// anyway, and decompressing them again to count the ballot would cost a
+// square root per point. A station keeps them from admission until the
+// ballot's block is applied.
+func (e *Election) VerifyAndDecodeBallots(ballots []*Ballot) ([]error, [][][]DecodedCiphertext) {
+	errs := make([]error, len(ballots))
+	decoded := make([][][]DecodedCiphertext, len(ballots))
+	parallel(len(ballots), minPerWorker, func(from, to int) {
+		e.verifyChunk(ballots[from:to], nil, errs[from:to], decoded[from:to])
+	})
+	for i, err := range errs {
+		if err != nil {
+			decoded[i] = nil
+		}
+	}
+	return errs, decoded
 }
 
 // VerifyDecodedBallots is VerifyBallots for ballots that DecodeBallots
@@ -359,7 +393,7 @@ func (e *Election) VerifyDecodedBallots(ballots []*DecodedBallot) []error {
 		bs[i], pre[i] = d.Ballot, d.Ciphertexts
 	}
 	parallel(len(ballots), minPerWorker, func(from, to int) {
-		e.verifyChunk(bs[from:to], pre[from:to], errs[from:to])
+		e.verifyChunk(bs[from:to], pre[from:to], errs[from:to], nil)
 	})
 	for i, d := range ballots {
 		if d.Err != nil {
@@ -399,11 +433,14 @@ func parallel(n, minPer int, work func(from, to int)) {
 const maxBatch = 1024
 
 // verifyChunk verifies ballots on the caller's goroutine; pre, if not nil,
-// holds their decoded ciphertexts (nil for a ballot to decode).
-func (e *Election) verifyChunk(ballots []*Ballot, pre [][][]DecodedCiphertext, errs []error) {
+// holds their decoded ciphertexts (nil for a ballot to decode); keep, if
+// not nil, receives the ciphertexts the batch decoded (the caller drops
+// those of invalid ballots).
+func (e *Election) verifyChunk(ballots []*Ballot, pre [][][]DecodedCiphertext, errs []error, keep [][][]DecodedCiphertext) {
 	for len(ballots) > 0 {
 		n := min(len(ballots), maxBatch)
 		bt := newBatch(e, n)
+		bt.keep = keep != nil
 		for i, b := range ballots[:n] {
 			var p [][]DecodedCiphertext
 			if pre != nil {
@@ -412,6 +449,12 @@ func (e *Election) verifyChunk(ballots []*Ballot, pre [][][]DecodedCiphertext, e
 			bt.add(b, p)
 		}
 		bt.run(errs[:n])
+		if keep != nil {
+			for i := range bt.items[:n] {
+				keep[i] = bt.items[i].decoded
+			}
+			keep = keep[n:]
+		}
 		ballots, errs = ballots[n:], errs[n:]
 		if pre != nil {
 			pre = pre[n:]
@@ -426,7 +469,7 @@ func (e *Election) verifyChunk(ballots []*Ballot, pre [][][]DecodedCiphertext, e
 // ciphertexts are the chain's rules. The error is a *BallotError.
 func (e *Election) VerifyBallot(b *Ballot) error {
 	var errs [1]error
-	e.verifyChunk([]*Ballot{b}, nil, errs[:])
+	e.verifyChunk([]*Ballot{b}, nil, errs[:], nil)
 	return errs[0]
 }
 

@@ -429,3 +429,95 @@ func TestVerifyDecodedBallotsAgrees(t *testing.T) {
 		}
 	}
 }
+
+// ciphertextBytes encodes decoded ciphertexts back, to compare them.
+func ciphertextBytes(cts [][]DecodedCiphertext) [][]Ciphertext {
+	out := make([][]Ciphertext, len(cts))
+	for ci := range cts {
+		for si := range cts[ci] {
+			out[ci] = append(out[ci], Ciphertext{Alpha: cts[ci][si].alpha.bytes(), Beta: cts[ci][si].beta.bytes()})
+		}
+	}
+	return out
+}
+
+func selectionsOf(b *Ballot) [][]Ciphertext {
+	out := make([][]Ciphertext, len(b.Contests))
+	for ci := range b.Contests {
+		for _, sel := range b.Contests[ci].Selections {
+			out[ci] = append(out[ci], sel.Ciphertext)
+		}
+	}
+	return out
+}
+
+// TestVerifyAndDecodeBallots: the verdicts are VerifyBallots', and every
+// valid ballot comes with exactly its own ciphertexts decoded (what the
+// chain counts), an invalid one with none.
+func TestVerifyAndDecodeBallots(t *testing.T) {
+	e, _ := testElection(t, generalManifest(), 1)
+	orig, _, _, _ := newTestBallot(t, e, 3)
+	var bs []*Ballot
+	for i := range 6 {
+		b, _, _, _ := newTestBallot(t, e, uint64(40+i))
+		bs = append(bs, b)
+	}
+	for _, m := range ballotMutations()[:4] {
+		b, _ := DecodeBallot(orig.Encode())
+		m.mutate(b)
+		bs = append(bs, b)
+	}
+	bs = append(bs, nil)
+	want := e.VerifyBallots(bs)
+	errs, dec := e.VerifyAndDecodeBallots(bs)
+	for i, b := range bs {
+		if (errs[i] == nil) != (want[i] == nil) {
+			t.Fatalf("ballot %d: verdict %v, VerifyBallots says %v", i, errs[i], want[i])
+		}
+		switch {
+		case errs[i] != nil && dec[i] != nil:
+			t.Fatalf("ballot %d is invalid (%v) but came with decoded ciphertexts", i, errs[i])
+		case errs[i] == nil && dec[i] == nil:
+			t.Fatalf("valid ballot %d came without its ciphertexts", i)
+		case errs[i] == nil && fmt.Sprint(ciphertextBytes(dec[i])) != fmt.Sprint(selectionsOf(b)):
+			t.Fatalf("ballot %d: decoded ciphertexts are not its own", i)
+		}
+	}
+	if want[0] != nil || want[6] == nil {
+		t.Fatal("the corpus is not what the test means: valid ballots first, then bad ones")
+	}
+}
+
+// TestDecodeBallotsKnown: what the caller already holds is used (and
+// nothing else is decompressed for that ballot); a holding of the wrong
+// shape is ignored; without a holding the points are decoded.
+func TestDecodeBallotsKnown(t *testing.T) {
+	e, _ := testElection(t, generalManifest(), 1)
+	b0, _, _, _ := newTestBallot(t, e, 50)
+	b1, _, _, _ := newTestBallot(t, e, 51)
+	payloads := [][]byte{b0.Encode(), b1.Encode()}
+	plain := DecodeBallots(payloads)
+	h0 := plain[0].Hash
+	// A holding for ballot 0 that is really ballot 1's: it must show up.
+	got := DecodeBallotsKnown(payloads, func(h [32]byte) ([][]DecodedCiphertext, bool) {
+		if h == h0 {
+			return plain[1].Ciphertexts, true
+		}
+		return nil, false
+	})
+	if fmt.Sprint(ciphertextBytes(got[0].Ciphertexts)) != fmt.Sprint(selectionsOf(b1)) {
+		t.Fatal("the caller's decoded ciphertexts were not used")
+	}
+	if fmt.Sprint(ciphertextBytes(got[1].Ciphertexts)) != fmt.Sprint(selectionsOf(b1)) {
+		t.Fatal("a ballot the caller does not hold was not decoded")
+	}
+	// A holding of the wrong shape is not used.
+	got = DecodeBallotsKnown(payloads, func([32]byte) ([][]DecodedCiphertext, bool) {
+		return plain[0].Ciphertexts[:1], true
+	})
+	for i, b := range []*Ballot{b0, b1} {
+		if fmt.Sprint(ciphertextBytes(got[i].Ciphertexts)) != fmt.Sprint(selectionsOf(b)) {
+			t.Fatalf("ballot %d: a holding of the wrong shape was used", i)
+		}
+	}
+}

@@ -144,12 +144,40 @@ func (m *Machine) Apply(st *State, kv Reader, data []byte) (*Applied, error) {
 // transaction arrives. It returns the decoded transaction, or the rule it
 // breaks (a *TxError).
 func (m *Machine) CheckTx(st *State, kv Reader, raw []byte) (*Tx, error) {
-	a := &applier{m: m, st: st.clone(), kv: kv, overlay: map[string][]byte{}, block: &Block{Txs: [][]byte{raw}}}
-	a.st.Height = st.Height + 1
-	if err := a.decodeTxs(); err != nil {
-		return nil, err
+	tx, err := DecodeTx(raw)
+	if err != nil {
+		return nil, &TxError{Index: 0, Hash: bft.HashValue(raw), Err: err}
 	}
-	tx := a.txs[0]
+	var b *ballot.Ballot
+	var berr error
+	if tx.Kind == TxBallot {
+		b, berr = ballot.DecodeBallot(tx.Payload)
+	}
+	return m.checkTx(st, kv, raw, tx, b, berr)
+}
+
+// CheckDecodedTx is CheckTx for a caller that has decoded the transaction
+// already: tx must be DecodeTx(raw) and, for a ballot, b and berr what
+// ballot.DecodeBallot(tx.Payload) returned. A mempool decodes each arrival
+// once to find its hash and credential; this spares it a second decoding.
+func (m *Machine) CheckDecodedTx(st *State, kv Reader, raw []byte, tx *Tx, b *ballot.Ballot, berr error) (*Tx, error) {
+	return m.checkTx(st, kv, raw, tx, b, berr)
+}
+
+func (m *Machine) checkTx(st *State, kv Reader, raw []byte, tx *Tx, b *ballot.Ballot, berr error) (*Tx, error) {
+	a := &applier{m: m, st: st.clone(), kv: kv, overlay: map[string][]byte{}, block: &Block{Txs: [][]byte{raw}}, checkOnly: true}
+	a.st.Height = st.Height + 1
+	a.txs = []*Tx{tx}
+	if tx.Kind == TxBallot {
+		// The ciphertexts' points are not decoded: a check does not count
+		// the ballot, and its verification decodes them (and refuses the
+		// ballot if one is not a point).
+		d := &ballot.DecodedBallot{Ballot: b, Err: berr}
+		if berr == nil {
+			d.Hash = sha256.Sum256(tx.Payload)
+		}
+		a.ballots = map[int]*ballot.DecodedBallot{0: d}
+	}
 	if err := a.apply(0, tx); err != nil {
 		return tx, &TxError{Index: 0, Hash: bft.HashValue(raw), Kind: tx.Kind, Err: err}
 	}
@@ -217,6 +245,9 @@ type applier struct {
 	// acc holds the aggregates while ballots are added; flushAggregates
 	// writes them back to the state
 	acc [][]*ballot.Accumulator
+	// checkOnly: a mempool's check of one transaction (CheckTx), whose
+	// state is thrown away: ballots are judged but not counted
+	checkOnly bool
 }
 
 func (a *applier) get(k []byte) ([]byte, bool, error) {
@@ -246,7 +277,8 @@ func (a *applier) sortedWrites() []KV {
 }
 
 // decodeTxs decodes every transaction envelope of the block, and every
-// ballot once (on every core: ballot.DecodeBallots).
+// ballot once (on every core: ballot.DecodeBallotsKnown), taking the
+// ciphertexts that admission decoded from the cache.
 func (a *applier) decodeTxs() error {
 	a.txs = make([]*Tx, len(a.block.Txs))
 	var payloads [][]byte
@@ -264,7 +296,7 @@ func (a *applier) decodeTxs() error {
 	}
 	if len(payloads) > 0 {
 		a.ballots = make(map[int]*ballot.DecodedBallot, len(payloads))
-		decoded := ballot.DecodeBallots(payloads)
+		decoded := ballot.DecodeBallotsKnown(payloads, a.m.cache.Ciphertexts)
 		for k, i := range at {
 			a.ballots[i] = &decoded[k]
 		}
@@ -687,6 +719,9 @@ func (a *applier) castBallot(i int, tx *Tx) error {
 	}
 	if err := a.verifyBallot(e, b, h); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadBallot, err)
+	}
+	if a.checkOnly {
+		return nil // judged; counting it is the block's business
 	}
 	// Count it.
 	if err := a.loadAggregates(); err != nil {

@@ -129,7 +129,7 @@ func (e *Engine) admitCheck(a *admission) (Receipt, error) {
 	// CheckTx verifies a ballot's proofs once and leaves the verdict in the
 	// machine's cache, which spares the block's validation the work.
 	st := e.ledger.State()
-	if _, err := e.machine.CheckTx(st, e.ledger.Reader(), raw); err != nil {
+	if _, err := e.machine.CheckDecodedTx(st, e.ledger.Reader(), raw, a.tx, a.ballot, a.berr); err != nil {
 		if errors.Is(err, chain.ErrStateRead) {
 			return r, err // the station's trouble, not the transaction's
 		}

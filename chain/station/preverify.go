@@ -84,9 +84,12 @@ func (e *Engine) verifyJobs(jobs []*verifyJob) int {
 			}
 		}
 	}
-	for i, err := range el.VerifyBallots(bs) {
+	// The ciphertexts the verification decoded are kept for counting the
+	// ballots when their block is applied.
+	errs, decoded := el.VerifyAndDecodeBallots(bs)
+	for i, err := range errs {
 		if err == nil {
-			cache.Add(el, hs[i])
+			cache.AddDecoded(el, hs[i], decoded[i])
 		}
 	}
 	return len(bs)
