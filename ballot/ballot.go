@@ -116,27 +116,28 @@ type DecodedBallot struct {
 func DecodeBallots(payloads [][]byte) []DecodedBallot { return DecodeBallotsKnown(payloads, nil) }
 
 // DecodeBallotsKnown is DecodeBallots for a caller that may already hold
-// some ballots' ciphertexts decoded (VerifyAndDecodeBallots gave them when
-// the ballots were admitted): known, if not nil, is asked for each ballot
-// by its hash, from several goroutines at once, and what it returns is
-// used instead of decompressing the points again. It must return the
-// decoding of the ballot with that hash (the same bytes decode to the same
-// points), or false.
-func DecodeBallotsKnown(payloads [][]byte, known func(hash [32]byte) ([][]DecodedCiphertext, bool)) []DecodedBallot {
+// some ballots decoded, with their ciphertexts (VerifyAndDecodeBallots gave
+// them when the ballots were admitted): known, if not nil, is asked for
+// each ballot by its hash, from several goroutines at once, and what it
+// returns is used instead of decoding the bytes and decompressing the
+// points again. It must return the decoding of the bytes with that hash
+// (the same bytes decode to the same ballot and points), or false.
+func DecodeBallotsKnown(payloads [][]byte, known func(hash [32]byte) (*Ballot, [][]DecodedCiphertext, bool)) []DecodedBallot {
 	out := make([]DecodedBallot, len(payloads))
 	parallel(len(payloads), 16, func(from, to int) {
 		for i := from; i < to; i++ {
 			d := &out[i]
+			if known != nil {
+				h := sha256.Sum256(payloads[i])
+				if b, cts, ok := known(h); ok && b != nil && sameShape(cts, b) {
+					d.Ballot, d.Hash, d.Ciphertexts = b, h, cts
+					continue
+				}
+			}
 			if d.Ballot, d.Err = DecodeBallot(payloads[i]); d.Err != nil {
 				continue
 			}
 			d.Hash = sha256.Sum256(payloads[i])
-			if known != nil {
-				if cts, ok := known(d.Hash); ok && sameShape(cts, d.Ballot) {
-					d.Ciphertexts = cts
-					continue
-				}
-			}
 			d.Ciphertexts = decodeCiphertexts(d.Ballot)
 		}
 	})

@@ -499,25 +499,30 @@ func TestDecodeBallotsKnown(t *testing.T) {
 	plain := DecodeBallots(payloads)
 	h0 := plain[0].Hash
 	// A holding for ballot 0 that is really ballot 1's: it must show up.
-	got := DecodeBallotsKnown(payloads, func(h [32]byte) ([][]DecodedCiphertext, bool) {
+	got := DecodeBallotsKnown(payloads, func(h [32]byte) (*Ballot, [][]DecodedCiphertext, bool) {
 		if h == h0 {
-			return plain[1].Ciphertexts, true
+			return b1, plain[1].Ciphertexts, true
 		}
-		return nil, false
+		return nil, nil, false
 	})
-	if fmt.Sprint(ciphertextBytes(got[0].Ciphertexts)) != fmt.Sprint(selectionsOf(b1)) {
-		t.Fatal("the caller's decoded ciphertexts were not used")
+	if fmt.Sprint(ciphertextBytes(got[0].Ciphertexts)) != fmt.Sprint(selectionsOf(b1)) || got[0].Ballot != b1 || got[0].Hash != h0 {
+		t.Fatal("the caller's decoded ballot and ciphertexts were not used")
 	}
 	if fmt.Sprint(ciphertextBytes(got[1].Ciphertexts)) != fmt.Sprint(selectionsOf(b1)) {
 		t.Fatal("a ballot the caller does not hold was not decoded")
 	}
 	// A holding of the wrong shape is not used.
-	got = DecodeBallotsKnown(payloads, func([32]byte) ([][]DecodedCiphertext, bool) {
-		return plain[0].Ciphertexts[:1], true
+	got = DecodeBallotsKnown(payloads, func([32]byte) (*Ballot, [][]DecodedCiphertext, bool) {
+		return b0, plain[0].Ciphertexts[:1], true
 	})
 	for i, b := range []*Ballot{b0, b1} {
-		if fmt.Sprint(ciphertextBytes(got[i].Ciphertexts)) != fmt.Sprint(selectionsOf(b)) {
+		if fmt.Sprint(ciphertextBytes(got[i].Ciphertexts)) != fmt.Sprint(selectionsOf(b)) || got[i].Ballot == b0 {
 			t.Fatalf("ballot %d: a holding of the wrong shape was used", i)
 		}
+	}
+	// Bytes that do not decode, not held: the decoding error as before.
+	got = DecodeBallotsKnown([][]byte{{0xff}}, func([32]byte) (*Ballot, [][]DecodedCiphertext, bool) { return nil, nil, false })
+	if got[0].Err == nil {
+		t.Fatal("undecodable bytes decoded")
 	}
 }

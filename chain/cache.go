@@ -23,13 +23,19 @@ type VerifiedCache struct {
 	order []cacheKey
 	next  int
 
-	decoded      map[[32]byte][][]ballot.DecodedCiphertext
+	decoded      map[[32]byte]decodedBallot
 	decodedOrder [][32]byte
 	decodedNext  int
 }
 
-// DecodedCapacity is how many ballots' decoded ciphertexts the cache keeps:
-// about 1.7 KB each for a 1 × 5 ballot, so 7 MB in all. It covers the
+// decodedBallot is a verified ballot as admission decoded it.
+type decodedBallot struct {
+	b   *ballot.Ballot
+	cts [][]ballot.DecodedCiphertext
+}
+
+// DecodedCapacity is how many decoded ballots the cache keeps: about 4 KB
+// each for a 1 × 5 ballot with its decoded ciphertexts, so 16 MB in all. It covers the
 // ballots admitted in the seconds before their block, at any rate a
 // station sustains; a ballot no longer held is decoded again, which costs
 // time, never a different result.
@@ -43,7 +49,7 @@ type cacheKey struct {
 // NewVerifiedCache returns a cache of at most capacity ballots.
 func NewVerifiedCache(capacity int) *VerifiedCache {
 	return &VerifiedCache{cap: capacity, set: make(map[cacheKey]struct{}, capacity),
-		decoded: make(map[[32]byte][][]ballot.DecodedCiphertext, min(capacity, DecodedCapacity))}
+		decoded: make(map[[32]byte]decodedBallot, min(capacity, DecodedCapacity))}
 }
 
 // Contains reports whether the ballot with this hash verified under e.
@@ -72,12 +78,12 @@ func (c *VerifiedCache) Add(e *ballot.Election, hash [32]byte) {
 	c.set[k] = struct{}{}
 }
 
-// AddDecoded records that the ballot with this hash verified under e, with
-// its ciphertexts decoded (ballot.Election.VerifyAndDecodeBallots); nil cts
-// records the verdict alone.
-func (c *VerifiedCache) AddDecoded(e *ballot.Election, hash [32]byte, cts [][]ballot.DecodedCiphertext) {
+// AddDecoded records that the ballot b with this hash verified under e,
+// with its ciphertexts decoded (ballot.Election.VerifyAndDecodeBallots);
+// nil cts records the verdict alone. b must not be changed afterwards.
+func (c *VerifiedCache) AddDecoded(e *ballot.Election, hash [32]byte, b *ballot.Ballot, cts [][]ballot.DecodedCiphertext) {
 	c.Add(e, hash)
-	if cts == nil {
+	if b == nil || cts == nil {
 		return
 	}
 	c.mu.Lock()
@@ -93,18 +99,18 @@ func (c *VerifiedCache) AddDecoded(e *ballot.Election, hash [32]byte, cts [][]ba
 		c.decodedOrder[c.decodedNext] = hash
 		c.decodedNext = (c.decodedNext + 1) % limit
 	}
-	c.decoded[hash] = cts
+	c.decoded[hash] = decodedBallot{b, cts}
 }
 
-// Ciphertexts returns the decoded ciphertexts of the ballot with this hash,
-// if the cache still holds them (for ballot.DecodeBallotsKnown). The same
-// bytes decode to the same points whatever the election, so the hash alone
-// is the key.
-func (c *VerifiedCache) Ciphertexts(hash [32]byte) ([][]ballot.DecodedCiphertext, bool) {
+// Decoded returns the ballot with this hash and its ciphertexts as
+// admission decoded them, if the cache still holds them (for
+// ballot.DecodeBallotsKnown). The same bytes decode to the same ballot and
+// points whatever the election, so the hash alone is the key.
+func (c *VerifiedCache) Decoded(hash [32]byte) (*ballot.Ballot, [][]ballot.DecodedCiphertext, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cts, ok := c.decoded[hash]
-	return cts, ok
+	d, ok := c.decoded[hash]
+	return d.b, d.cts, ok
 }
 
 // Capacity is the most ballots the cache remembers.

@@ -38,7 +38,7 @@ func TestCountingTakesTheAdmittedCiphertexts(t *testing.T) {
 		if errs[i] != nil || decoded[i] == nil {
 			t.Fatalf("ballot %d: %v, decoded %v", i, errs[i], decoded[i] != nil)
 		}
-		cache.AddDecoded(p.elect, sha256.Sum256(b.Encode()), decoded[i])
+		cache.AddDecoded(p.elect, sha256.Sum256(b.Encode()), b, decoded[i])
 	}
 	warm, err := p.e.Machine.Apply(p.c.State, p.c.KV, block)
 	if err != nil {
@@ -55,7 +55,7 @@ func TestCountingTakesTheAdmittedCiphertexts(t *testing.T) {
 		if i == 0 {
 			d = decoded[1]
 		}
-		cache.AddDecoded(p.elect, sha256.Sum256(b.Encode()), d)
+		cache.AddDecoded(p.elect, sha256.Sum256(b.Encode()), b, d)
 	}
 	swapped, err := p.e.Machine.Apply(p.c.State, p.c.KV, block)
 	if err != nil {
@@ -75,12 +75,13 @@ func TestDecodedCiphertextsAreBounded(t *testing.T) {
 	p := openChain(t, 12)
 	c := chain.NewVerifiedCache(1 << 16)
 	cts := [][]ballot.DecodedCiphertext{{}}
+	b := p.ballot(t, 0)
 	hash := func(i int) [32]byte { return sha256.Sum256(fmt.Appendf(nil, "ballot %d", i)) }
 	for i := range chain.DecodedCapacity + 10 {
-		c.AddDecoded(p.elect, hash(i), cts)
+		c.AddDecoded(p.elect, hash(i), b, cts)
 	}
 	for i := range 10 {
-		if _, ok := c.Ciphertexts(hash(i)); ok {
+		if _, _, ok := c.Decoded(hash(i)); ok {
 			t.Fatalf("ballot %d's decoding is still held past the capacity", i)
 		}
 		if !c.Contains(p.elect, hash(i)) {
@@ -88,16 +89,16 @@ func TestDecodedCiphertextsAreBounded(t *testing.T) {
 		}
 	}
 	for i := 10; i < chain.DecodedCapacity+10; i++ {
-		if _, ok := c.Ciphertexts(hash(i)); !ok {
+		if _, _, ok := c.Decoded(hash(i)); !ok {
 			t.Fatalf("ballot %d's decoding was forgotten within the capacity", i)
 		}
 	}
-	c.AddDecoded(p.elect, hash(-1), nil)
-	if _, ok := c.Ciphertexts(hash(-1)); ok || !c.Contains(p.elect, hash(-1)) {
+	c.AddDecoded(p.elect, hash(-1), b, nil)
+	if _, _, ok := c.Decoded(hash(-1)); ok || !c.Contains(p.elect, hash(-1)) {
 		t.Fatal("a verdict without a decoding: want the verdict and no decoding")
 	}
 	c.Reset()
-	if _, ok := c.Ciphertexts(hash(20)); ok || c.Contains(p.elect, hash(20)) {
+	if _, _, ok := c.Decoded(hash(20)); ok || c.Contains(p.elect, hash(20)) {
 		t.Fatal("Reset kept something")
 	}
 }

@@ -278,7 +278,7 @@ func (a *applier) sortedWrites() []KV {
 
 // decodeTxs decodes every transaction envelope of the block, and every
 // ballot once (on every core: ballot.DecodeBallotsKnown), taking the
-// ciphertexts that admission decoded from the cache.
+// ballots and ciphertexts that admission decoded from the cache.
 func (a *applier) decodeTxs() error {
 	a.txs = make([]*Tx, len(a.block.Txs))
 	var payloads [][]byte
@@ -296,7 +296,7 @@ func (a *applier) decodeTxs() error {
 	}
 	if len(payloads) > 0 {
 		a.ballots = make(map[int]*ballot.DecodedBallot, len(payloads))
-		decoded := ballot.DecodeBallotsKnown(payloads, a.m.cache.Ciphertexts)
+		decoded := ballot.DecodeBallotsKnown(payloads, a.m.cache.Decoded)
 		for k, i := range at {
 			a.ballots[i] = &decoded[k]
 		}

@@ -84,12 +84,12 @@ func (e *Engine) verifyJobs(jobs []*verifyJob) int {
 			}
 		}
 	}
-	// The ciphertexts the verification decoded are kept for counting the
-	// ballots when their block is applied.
+	// The ballots and the ciphertexts the verification decoded are kept
+	// for counting the ballots when their block is applied.
 	errs, decoded := el.VerifyAndDecodeBallots(bs)
 	for i, err := range errs {
 		if err == nil {
-			cache.AddDecoded(el, hs[i], decoded[i])
+			cache.AddDecoded(el, hs[i], bs[i], decoded[i])
 		}
 	}
 	return len(bs)
