@@ -56,7 +56,7 @@ func BenchmarkVerifyBallot1x5(b *testing.B) {
 // × GOMAXPROCS / ballots): run with -cpu 1,2 to see the scaling.
 func BenchmarkVerifyBallots1x5(b *testing.B) {
 	e, _ := testElection(b, fiveCandidates(), 1)
-	for _, n := range []int{64, 1000} {
+	for _, n := range []int{16, 64, 1000} {
 		bs := benchBallots(b, e, n)
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			cpu := startCPU(b)

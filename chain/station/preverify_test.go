@@ -228,3 +228,39 @@ func TestGossipRelayedWhenStillWaiting(t *testing.T) {
 		t.Fatal("the ballot was committed, though consensus messages are dropped")
 	}
 }
+
+// TestSmallBatchWaitsForCompany: a batch of fewer than efficientBatch
+// ballots is not verified at once but waits (here for a long time) for
+// more, and the ballots that come in the meantime join it: one batch.
+func TestSmallBatchWaitsForCompany(t *testing.T) {
+	saved := verifyLinger
+	verifyLinger = time.Minute
+	defer func() { verifyLinger = saved }()
+	c := openCluster(t, 40, 44)
+	bs := makeBallots(t, c, efficientBatch, -1)
+	payloads := make([][]byte, len(bs))
+	for i, b := range bs {
+		payloads[i] = b.Encode()
+	}
+	eng := c.engine(0)
+	before := eng.Status()
+	k := efficientBatch - 5
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		eng.preverify(context.Background(), payloads[:k], bs[:k])
+	}()
+	time.Sleep(100 * time.Millisecond) // the verifier takes the first job and waits
+	if got := eng.Status().VerifyBatches - before.VerifyBatches; got != 0 {
+		t.Fatalf("a batch of %d ballots was verified at once (%d batches), want it to wait", k, got)
+	}
+	eng.preverify(context.Background(), payloads[k:], bs[k:])
+	<-done
+	after := eng.Status()
+	if got := after.VerifyBatches - before.VerifyBatches; got != 1 {
+		t.Fatalf("%d batches, want the two calls in one", got)
+	}
+	if got := after.VerifyBallots - before.VerifyBallots; got != efficientBatch {
+		t.Fatalf("%d ballots verified, want %d", got, efficientBatch)
+	}
+}
