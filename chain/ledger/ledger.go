@@ -97,13 +97,7 @@ func (l *Ledger) Height() uint64 { return l.State().Height }
 // reader adapts the store to the state machine's Reader.
 type reader struct{ s *store.Store }
 
-func (r reader) Get(k []byte) ([]byte, bool, error) {
-	v, err := r.s.Get(k)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, nil
-	}
-	return v, err == nil, err
-}
+func (r reader) Get(k []byte) ([]byte, bool, error) { return r.s.Lookup(k) }
 
 // Validate checks a proposed next block against the committed state and
 // remembers the outcome for Commit.

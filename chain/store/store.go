@@ -479,6 +479,35 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	return s.get(prefixed(nsState, key), func() string { return "state key " + showKey(key) })
 }
 
+// Lookup is Get for a caller that expects misses (the state machine asks
+// for credentials and ciphertexts that are mostly not there): a missing key
+// is (nil, false, nil), without an error built for it.
+func (s *Store) Lookup(key []byte) ([]byte, bool, error) {
+	var v []byte
+	found := true
+	err := s.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(prefixed(nsState, key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			found = false
+			return nil
+		}
+		if err == nil {
+			v, err = item.ValueCopy(nil)
+		}
+		if err != nil {
+			return fmt.Errorf("store: state key %s: %w", showKey(key), err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		return nil
+	})
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
 // GetIndex returns the secondary-index value of key, or ErrNotFound.
 func (s *Store) GetIndex(key []byte) ([]byte, error) {
 	return s.get(prefixed(nsIndex, key), func() string { return "index key " + showKey(key) })

@@ -69,6 +69,21 @@ func TestEmptyValueIsNotDelete(t *testing.T) {
 	if v, err := s.Get([]byte("b")); err != nil || string(v) != "x" {
 		t.Fatalf("Get(b) untouched by block 2: %q, %v", v, err)
 	}
+	// Lookup says the same without an error for the miss.
+	if v, ok, err := s.Lookup([]byte("a")); err != nil || ok || v != nil {
+		t.Fatalf("Lookup(a) after delete: %q, %v, %v; want a miss", v, ok, err)
+	}
+	if v, ok, err := s.Lookup([]byte("b")); err != nil || !ok || string(v) != "x" {
+		t.Fatalf("Lookup(b): %q, %v, %v", v, ok, err)
+	}
+	c = sampleCommit(3)
+	c.Writes = []store.KV{{Key: []byte("e"), Value: []byte{}}}
+	if err := s.Commit(c); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := s.Lookup([]byte("e")); err != nil || !ok || v == nil || len(v) != 0 {
+		t.Fatalf("Lookup(e) stored empty: %q (nil %v), %v, %v", v, v == nil, ok, err)
+	}
 }
 
 func TestCommitWrongHeight(t *testing.T) {
@@ -381,6 +396,7 @@ func TestClosed(t *testing.T) {
 	_, checks["Head"] = s.Head()
 	_, checks["Block"] = s.Block(1)
 	_, checks["Get"] = s.Get([]byte("last"))
+	_, _, checks["Lookup"] = s.Lookup([]byte("last"))
 	_, checks["GetMeta"] = s.GetMeta("k")
 	_, checks["View"] = s.View()
 	for name, err := range checks {
