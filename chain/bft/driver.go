@@ -117,6 +117,20 @@ func (d *Driver) Step(in Input) error {
 	if err != nil {
 		return nil
 	}
+	return d.stepLogged(in, rec)
+}
+
+// StepDecoded is Step for a message that DecodeMessage decoded from data:
+// DecodeMessage accepts only the canonical encoding, so data is the log
+// record Step would encode again (for a proposal, the whole block).
+func (d *Driver) StepDecoded(m Message, data []byte) error {
+	if d.err != nil {
+		return d.err
+	}
+	return d.stepLogged(m, data)
+}
+
+func (d *Driver) stepLogged(in Input, rec []byte) error {
 	rd := d.core.Step(in)
 	d.seen("step", in, rd)
 	return d.handle(rd, rec)

@@ -599,7 +599,11 @@ func (e *Engine) onPacket(p Packet) error {
 			e.stats.dropped.Add(1)
 			return nil
 		}
-		return e.step(m)
+		err = e.drv.StepDecoded(m, p.Data)
+		if err == nil {
+			e.afterStep()
+		}
+		return err
 	case ChannelGossip:
 		select {
 		case e.admit <- p:
