@@ -55,6 +55,9 @@ func startTrimmer(dir string, every int64, log *slog.Logger) *trimmer {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	// Open has read the tables and replayed the memtable's log through the
+	// maps: the first trim follows it.
+	t.kick <- struct{}{}
 	go t.run()
 	return t
 }
