@@ -117,3 +117,18 @@ func BadgerOptions(dir string, opts Options) (badger.Options, error) {
 	}
 	return o.badgerOptions(dir), nil
 }
+
+// TrimStats returns how many trims the store's trimmer has done and the bytes
+// of mappings they advised; zeros when trimming is off.
+func TrimStats(s *Store) (trims, paged int64) {
+	if s.trim == nil {
+		return 0, 0
+	}
+	return s.trim.trims.Load(), s.trim.paged.Load()
+}
+
+// Trimming reports whether the store has a trimmer that has not given up.
+func Trimming(s *Store) bool { return s.trim != nil && !s.trim.off.Load() }
+
+// MapsDir is the store directory as /proc/self/maps names its files.
+var MapsDir = mapsDir

@@ -36,6 +36,13 @@ const (
 	// DefaultNumCompactors: 2, Badger's minimum when compaction runs (a
 	// station has few cores and compaction is not its job's hot path).
 	DefaultNumCompactors = 2
+	// DefaultTrimEvery: 32 MiB. After the store has committed or read this
+	// many bytes it pages out its memory-mapped files (Linux only), so that
+	// the pages Badger touched leave the node's resident set: its share of
+	// RSS stays near this figure plus the memtables' files instead of
+	// growing with the chain. A trim costs a read of /proc/self/maps and one
+	// madvise per mapped file, every ~8,000 ballots at this size.
+	DefaultTrimEvery = 32 << 20
 
 	// MaxKeySize is the largest state, index or meta key accepted.
 	MaxKeySize = 4096
@@ -71,6 +78,15 @@ type Options struct {
 	// NumCompactors is the number of compaction goroutines, at least 2.
 	// Default DefaultNumCompactors.
 	NumCompactors int
+	// TrimEvery: after this many bytes committed or read (a point read
+	// counting at least 4 KiB) the store pages out the mappings of its files
+	// with madvise(MADV_PAGEOUT), in a background goroutine, so that the
+	// pages Badger's memory maps touched do not accumulate in the process's
+	// resident set (see the package doc, "Memory"). Linux only; elsewhere,
+	// and on a kernel that refuses MADV_PAGEOUT (older than 5.4, logged
+	// once), nothing is trimmed. Default DefaultTrimEvery; negative disables
+	// trimming.
+	TrimEvery int64
 }
 
 // resolved returns the options with defaults filled in, or an error naming the
@@ -93,6 +109,9 @@ func (o Options) resolved() (Options, error) {
 	}
 	if o.NumCompactors == 0 {
 		o.NumCompactors = DefaultNumCompactors
+	}
+	if o.TrimEvery == 0 {
+		o.TrimEvery = DefaultTrimEvery
 	}
 	switch {
 	case o.MemTableSize < 1<<20:

@@ -73,6 +73,7 @@ func (v *Snapshot) read(fn func(txn *badger.Txn) error) error {
 func (v *Snapshot) get(key []byte, what func() string) ([]byte, error) {
 	var out []byte
 	err := v.read(func(txn *badger.Txn) (err error) { out, err = getValue(txn, key, what); return err })
+	v.s.trim.addRead(len(key) + len(out))
 	return out, err
 }
 
@@ -80,6 +81,7 @@ func (v *Snapshot) get(key []byte, what func() string) ([]byte, error) {
 func (v *Snapshot) Head() (Head, error) {
 	var h Head
 	err := v.read(func(txn *badger.Txn) (err error) { h, err = readHead(txn); return err })
+	v.s.trim.addRead(len(h.State))
 	return h, err
 }
 
@@ -92,6 +94,7 @@ func (v *Snapshot) Block(h uint64) ([]byte, error) {
 func (v *Snapshot) BlockHash(h uint64) ([32]byte, error) {
 	var out [32]byte
 	err := v.read(func(txn *badger.Txn) (err error) { out, err = readBlockHash(txn, h); return err })
+	v.s.trim.addRead(len(out))
 	return out, err
 }
 
@@ -132,7 +135,11 @@ func (v *Snapshot) scan(ns byte, prefix []byte, fn func(key, value []byte) error
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			err := item.Value(func(val []byte) error { return fn(item.Key()[1:], val) })
+			err := item.Value(func(val []byte) error {
+				// A scan reads on through the same pages: bytes, not pages.
+				v.s.trim.add(int64(len(item.Key()) + len(val)))
+				return fn(item.Key()[1:], val)
+			})
 			if err != nil {
 				return err
 			}

@@ -34,6 +34,10 @@ type Store struct {
 	snapMu sync.Mutex
 	snaps  map[*Snapshot]struct{} // open snapshots, discarded by Close
 
+	// trim pages out Badger's mapped files every Options.TrimEvery bytes
+	// (trim.go); nil when trimming is off.
+	trim *trimmer
+
 	// failAt, if set (tests only, see export_test.go), is called before each
 	// write step of a commit with the step's name; an error aborts the commit
 	// as a failing write would.
@@ -130,6 +134,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	s.trim = startTrimmer(dir, o.TrimEvery, o.Logger)
 	return s, nil
 }
 
@@ -149,6 +154,9 @@ func (s *Store) Close() error {
 	for snap := range snaps {
 		snap.discard()
 	}
+	// Before Badger unmaps its files: a trim racing with that would be
+	// harmless (see pageOutMaps) but pointless.
+	s.trim.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
@@ -302,7 +310,7 @@ func (s *Store) Commit(c *Commit) error {
 	if err := s.limits.check(c.Height, ops); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	return s.update(fmt.Sprintf("commit height %d", c.Height), func(txn *badger.Txn) error {
+	return s.update(fmt.Sprintf("commit height %d", c.Height), opsBytes(ops), func(txn *badger.Txn) error {
 		head, ok, err := readHeadRecord(txn)
 		if err != nil {
 			return err
@@ -316,6 +324,15 @@ func (s *Store) Commit(c *Commit) error {
 		}
 		return s.apply(txn, ops)
 	})
+}
+
+// opsBytes is the bytes ops write: keys and values.
+func opsBytes(ops []op) int64 {
+	var n int64
+	for _, o := range ops {
+		n += int64(len(o.key) + len(o.value))
+	}
+	return n
 }
 
 // apply adds ops to txn in order, calling the failure hook before each.
@@ -349,8 +366,9 @@ func (s *Store) fail(step string) error {
 
 // update runs fn in a read-write transaction and commits it, serialised with
 // other writers. Errors from fn leave nothing written; an error from Badger's
-// commit poisons the store (ErrFailed).
-func (s *Store) update(what string, fn func(txn *badger.Txn) error) error {
+// commit poisons the store (ErrFailed). size is the bytes fn writes, counted
+// towards the next trim once they are committed.
+func (s *Store) update(what string, size int64, fn func(txn *badger.Txn) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -379,6 +397,7 @@ func (s *Store) update(what string, fn func(txn *badger.Txn) error) error {
 		s.failed = err
 		return fmt.Errorf("store: %s: %w: %w", what, ErrFailed, err)
 	}
+	s.trim.add(size)
 	// "committed" lets tests make a commit that reached the disk report an
 	// error, as a crash right after the commit would look to the caller.
 	if err := s.fail("committed"); err != nil {
@@ -410,7 +429,7 @@ func (s *Store) SetCertificate(h uint64, cert []byte) error {
 	if err := s.limits.check(h, ops); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
-	return s.update(what, func(txn *badger.Txn) error {
+	return s.update(what, opsBytes(ops), func(txn *badger.Txn) error {
 		head, ok, err := readHeadRecord(txn)
 		if err != nil {
 			return err
@@ -446,7 +465,7 @@ func (s *Store) writeMeta(key string, v []byte, del bool) error {
 	if err := s.limits.check(0, ops); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
-	return s.update(what, func(txn *badger.Txn) error { return s.apply(txn, ops) })
+	return s.update(what, opsBytes(ops), func(txn *badger.Txn) error { return s.apply(txn, ops) })
 }
 
 // Head returns the head: height, block hash and root state. On an empty
@@ -454,6 +473,7 @@ func (s *Store) writeMeta(key string, v []byte, del bool) error {
 func (s *Store) Head() (Head, error) {
 	var h Head
 	err := s.view(func(txn *badger.Txn) (err error) { h, err = readHead(txn); return err })
+	s.trim.addRead(len(h.State))
 	return h, err
 }
 
@@ -466,6 +486,7 @@ func (s *Store) Block(h uint64) ([]byte, error) {
 func (s *Store) BlockHash(h uint64) ([32]byte, error) {
 	var out [32]byte
 	err := s.view(func(txn *badger.Txn) (err error) { out, err = readBlockHash(txn, h); return err })
+	s.trim.addRead(len(out))
 	return out, err
 }
 
@@ -521,6 +542,7 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 func (s *Store) get(key []byte, what func() string) ([]byte, error) {
 	var v []byte
 	err := s.view(func(txn *badger.Txn) (err error) { v, err = getValue(txn, key, what); return err })
+	s.trim.addRead(len(key) + len(v))
 	return v, err
 }
 
