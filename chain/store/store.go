@@ -523,6 +523,12 @@ func (s *Store) Lookup(key []byte) ([]byte, bool, error) {
 		}
 		return nil
 	})
+	// Counted at their size, not as a page each like Get's: the state
+	// machine's look-ups come with the commits of the blocks they check,
+	// and hit the same few pages (the memtable, the tables' indexes and
+	// filters) again and again. Counting each as a page would trim the
+	// store every few hundred ballots and fault those pages straight back.
+	s.trim.add(int64(len(key) + len(v)))
 	if err != nil || !found {
 		return nil, false, err
 	}
