@@ -35,6 +35,20 @@ func expectRefused(t *testing.T, p *phases, want error, tx *chain.Tx) {
 	if !errors.Is(err, want) || !errors.As(err, &te) {
 		t.Fatalf("admission: got %v, want %v", err, want)
 	}
+	// The same through the entry point of a mempool that decoded it.
+	raw := tx.Encode()
+	dtx, derr := chain.DecodeTx(raw)
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	var b *ballot.Ballot
+	var berr error
+	if dtx.Kind == chain.TxBallot {
+		b, berr = ballot.DecodeBallot(dtx.Payload)
+	}
+	if _, err := p.e.Machine.CheckDecodedTx(p.c.State, p.c.KV, raw, dtx, b, berr); !errors.Is(err, want) || !errors.As(err, &te) {
+		t.Fatalf("admission of the decoded transaction: got %v, want %v", err, want)
+	}
 	expectTxError(t, p.c, 0, want, tx)
 	p.e.Machine.Cache().Reset()
 	expectTxError(t, p.c, 0, want, tx)
