@@ -101,8 +101,7 @@ func encode(cfg *Config) []byte {
 	}
 	w.DKG.Threshold = cfg.DKG.Threshold
 	w.VoterRoll = jsonRoll{Voters: cfg.VoterRoll.Voters, SHA256: hex.EncodeToString(cfg.VoterRoll.SHA256)}
-	p := cfg.Params
-	w.Params = jsonParams{p.MaxBlockTxs, p.MaxBlockBytes, p.DKGDeadlineHeight, p.HeartbeatMillis, p.MaxClockSkewMillis}
+	w.Params = jsonParams(cfg.Params)
 	// Empty lists are [] rather than null, so that a decoded empty list
 	// re-encodes to the bytes it came from.
 	if w.Contests == nil {
