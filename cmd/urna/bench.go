@@ -108,7 +108,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.genesisFile, "genesis", "", "with --node: the genesis.json of an election made by urna init (its directory holds officials/ and voters/codes.csv)")
 	fs.StringVar(&f.metrics, "metrics", "", "with --node: the nodes' metrics addresses, comma-separated, for their CPU and memory")
 	fs.StringVar(&f.homes, "homes", "", "with --node: the stations' home directories, comma-separated, for bytes on disk")
-	fs.DurationVar(&f.setupTimeout, "setup-timeout", 5*time.Minute, "how long the key ceremony and the opening of the polls may take")
+	fs.DurationVar(&f.setupTimeout, "setup-timeout", 5*time.Minute, "how long the key ceremony may take, and then the opening of the polls (each)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -199,17 +199,21 @@ func (b *bench) run(ctx context.Context) (err error) {
 	rep.PrepareSecs = time.Since(t0).Seconds()
 	b.progress("%d ballots made in %.1f s", len(codes), rep.PrepareSecs)
 
-	st0, err := b.clients[0].Status(setup)
+	// Making a million ballots takes longer than the ceremony: opening the
+	// polls gets a --setup-timeout of its own.
+	opening, cancelOpening := context.WithTimeout(ctx, b.f.setupTimeout)
+	defer cancelOpening()
+	st0, err := b.clients[0].Status(opening)
 	if err != nil {
-		return err
+		return fmt.Errorf("station %s's status before opening the polls: %w", g.Stations()[0].ID, err)
 	}
 	if chain.Phase(st0.Phase) < chain.PhaseOpen {
 		b.progress("opening the polls (approvals of %d officials)…", g.OpenQuorum())
-		if err := benchOpenPolls(setup, g, filepath.Join(b.dir, "officials"), b.clients); err != nil {
-			return err
+		if err := benchOpenPolls(opening, g, filepath.Join(b.dir, "officials"), b.clients); err != nil {
+			return fmt.Errorf("opening the polls: %w", err)
 		}
 	}
-	if err := b.waitOpen(setup); err != nil {
+	if err := b.waitOpen(opening); err != nil {
 		return err
 	}
 
@@ -223,7 +227,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 	terms := make([][]*api.Client, n)
 	for k := range terminals {
 		s := k % n
-		c, err := b.dial(setup, s)
+		c, err := b.dial(opening, s)
 		if err != nil {
 			return fmt.Errorf("terminal %d: %w", k, err)
 		}
