@@ -3,6 +3,7 @@ package ballot
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -144,8 +145,8 @@ func TestRoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(codes) != 50 || len(roll.Keys) != 50 {
-		t.Fatalf("%d codes, %d keys", len(codes), len(roll.Keys))
+	if len(codes) != 50 || roll.Len() != 50 {
+		t.Fatalf("%d codes, %d keys", len(codes), roll.Len())
 	}
 	for _, c := range codes {
 		if !roll.Contains(DeriveCredential("mayor-2026", c).Public) {
@@ -178,10 +179,30 @@ func TestRoll(t *testing.T) {
 		"no final \\n":   strings.TrimSuffix(string(enc), "\n"),
 		"trailing bytes": string(enc) + "x",
 		"short key":      strings.Replace(string(enc), lines[3], lines[3][:62]+"\n", 1),
+		"long key":       strings.Replace(string(enc), lines[3]+"\n", lines[3]+"00", 1),
+		"not hex":        strings.Replace(string(enc), lines[3], "zz"+lines[3][2:], 1),
 	}
 	for name, data := range bad {
 		if _, err := DecodeRoll([]byte(data)); !errors.Is(err, ErrBadRoll) {
 			t.Errorf("%s: got %v, want ErrBadRoll", name, err)
 		}
+	}
+	// Key(i) is the i-th line's key; NewRoll sorts and checks sizes.
+	var keys []ed25519.PublicKey
+	for i := range back.Len() {
+		if hex.EncodeToString(back.Key(i)) != lines[3+i] {
+			t.Fatalf("Key(%d) is not line %d", i, 4+i)
+		}
+		keys = append(keys, back.Key(50-1-i))
+	}
+	again, err := NewRoll("mayor-2026", keys)
+	if err != nil || again.Hash() != roll.Hash() {
+		t.Fatalf("NewRoll of the keys in reverse: %v, or another roll", err)
+	}
+	if _, err := NewRoll("mayor-2026", append(keys, ed25519.PublicKey{1, 2, 3})); !errors.Is(err, ErrBadRoll) {
+		t.Fatalf("NewRoll with a 3-byte key: %v, want ErrBadRoll", err)
+	}
+	if _, err := NewRoll("mayor-2026", append(keys, keys[7])); !errors.Is(err, ErrBadRoll) {
+		t.Fatalf("NewRoll with a duplicate: %v, want ErrBadRoll", err)
 	}
 }

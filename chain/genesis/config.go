@@ -223,7 +223,7 @@ func (c *Config) Complete(stationKeys, officialKeys []ed25519.PublicKey, roll *b
 		next.Officials.Members[i].PublicKey = bytes.Clone(officialKeys[i])
 	}
 	h := roll.Hash()
-	next.VoterRoll.Voters = len(roll.Keys)
+	next.VoterRoll.Voters = roll.Len()
 	next.VoterRoll.SHA256 = h[:]
 	if _, errs := validate(next, validateOptions{checkFile: true, requireComplete: true}); errs != nil {
 		return errs

@@ -104,8 +104,8 @@ func TestCompletedSamplesGiveGenesis(t *testing.T) {
 			}
 			g := mustGenesis(t, back)
 			checkGenesisMatches(t, g, cfg)
-			if g.RollHash() != roll.Hash() || g.Voters() != len(roll.Keys) {
-				t.Errorf("roll %x/%d, want %x/%d", g.RollHash(), g.Voters(), roll.Hash(), len(roll.Keys))
+			if g.RollHash() != roll.Hash() || g.Voters() != roll.Len() {
+				t.Errorf("roll %x/%d, want %x/%d", g.RollHash(), g.Voters(), roll.Hash(), roll.Len())
 			}
 		})
 	}

@@ -179,7 +179,7 @@ func TestLoadRoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Hash() != roll.Hash() || len(got.Keys) != g.Voters() {
+	if got.Hash() != roll.Hash() || got.Len() != g.Voters() {
 		t.Fatal("LoadRoll returned another roll")
 	}
 	n := cfg.VoterRoll.Voters

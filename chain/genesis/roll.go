@@ -31,8 +31,8 @@ func (g *Genesis) LoadRoll(path string) (*ballot.Roll, error) {
 	if roll.ElectionID != g.cfg.Election.ID {
 		return nil, fmt.Errorf("voter roll %s: %w: it is for %q, the genesis for %q", path, ErrRollElection, roll.ElectionID, g.cfg.Election.ID)
 	}
-	if len(roll.Keys) != g.cfg.VoterRoll.Voters {
-		return nil, fmt.Errorf("voter roll %s: %w: %d voters, the genesis says %d", path, ErrRollCount, len(roll.Keys), g.cfg.VoterRoll.Voters)
+	if roll.Len() != g.cfg.VoterRoll.Voters {
+		return nil, fmt.Errorf("voter roll %s: %w: %d voters, the genesis says %d", path, ErrRollCount, roll.Len(), g.cfg.VoterRoll.Voters)
 	}
 	if h := roll.Hash(); h != g.RollHash() {
 		return nil, fmt.Errorf("voter roll %s: %w: SHA-256 %x, the genesis says %x", path, ErrRollHash, h, g.RollHash())
