@@ -517,6 +517,13 @@ func TestSilentRequestTimesOut(t *testing.T) {
 // Connections beyond the limit are refused with CodeBusy.
 func TestConnectionLimit(t *testing.T) {
 	ts := startServer(t, newFake(1), Limits{MaxConns: 1}) // the test's own client holds it
+	// Once a request of the client is answered, the server has taken its
+	// connection: the client's side of the handshake ends half a round trip
+	// before the server's, and on a loaded machine the second connection
+	// could otherwise be accepted first and take the one slot.
+	if _, err := ts.client.Status(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	conn := rawConn(t, ts)
 	if code := closedWith(t, conn); code != endpoint.CodeBusy {
 		t.Fatalf("closed with %#x", code)
