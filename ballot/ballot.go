@@ -127,8 +127,8 @@ func DecodeBallotsKnown(payloads [][]byte, known func(hash [32]byte) (*Ballot, [
 	parallel(len(payloads), 16, func(from, to int) {
 		for i := from; i < to; i++ {
 			d := &out[i]
+			h := sha256.Sum256(payloads[i])
 			if known != nil {
-				h := sha256.Sum256(payloads[i])
 				if b, cts, ok := known(h); ok && b != nil && sameShape(cts, b) {
 					d.Ballot, d.Hash, d.Ciphertexts = b, h, cts
 					continue
@@ -137,7 +137,7 @@ func DecodeBallotsKnown(payloads [][]byte, known func(hash [32]byte) (*Ballot, [
 			if d.Ballot, d.Err = DecodeBallot(payloads[i]); d.Err != nil {
 				continue
 			}
-			d.Hash = sha256.Sum256(payloads[i])
+			d.Hash = h
 			d.Ciphertexts = decodeCiphertexts(d.Ballot)
 		}
 	})

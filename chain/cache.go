@@ -62,9 +62,13 @@ func (c *VerifiedCache) Contains(e *ballot.Election, hash [32]byte) bool {
 
 // Add records that the ballot with this hash verified under e.
 func (c *VerifiedCache) Add(e *ballot.Election, hash [32]byte) {
-	k := cacheKey{e.KeyBytes, hash}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.addLocked(e, hash)
+}
+
+func (c *VerifiedCache) addLocked(e *ballot.Election, hash [32]byte) {
+	k := cacheKey{e.KeyBytes, hash}
 	if _, ok := c.set[k]; ok || c.cap == 0 {
 		return
 	}
@@ -82,12 +86,12 @@ func (c *VerifiedCache) Add(e *ballot.Election, hash [32]byte) {
 // with its ciphertexts decoded (ballot.Election.VerifyAndDecodeBallots);
 // nil cts records the verdict alone. b must not be changed afterwards.
 func (c *VerifiedCache) AddDecoded(e *ballot.Election, hash [32]byte, b *ballot.Ballot, cts [][]ballot.DecodedCiphertext) {
-	c.Add(e, hash)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.addLocked(e, hash)
 	if b == nil || cts == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	limit := min(c.cap, DecodedCapacity)
 	if _, ok := c.decoded[hash]; ok || limit == 0 {
 		return

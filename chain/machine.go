@@ -153,7 +153,7 @@ func (m *Machine) CheckTx(st *State, kv Reader, raw []byte) (*Tx, error) {
 	if tx.Kind == TxBallot {
 		b, berr = ballot.DecodeBallot(tx.Payload)
 	}
-	return m.checkTx(st, kv, raw, tx, b, berr)
+	return m.CheckDecodedTx(st, kv, raw, tx, b, berr)
 }
 
 // CheckDecodedTx is CheckTx for a caller that has decoded the transaction
@@ -161,10 +161,6 @@ func (m *Machine) CheckTx(st *State, kv Reader, raw []byte) (*Tx, error) {
 // ballot.DecodeBallot(tx.Payload) returned. A mempool decodes each arrival
 // once to find its hash and credential; this spares it a second decoding.
 func (m *Machine) CheckDecodedTx(st *State, kv Reader, raw []byte, tx *Tx, b *ballot.Ballot, berr error) (*Tx, error) {
-	return m.checkTx(st, kv, raw, tx, b, berr)
-}
-
-func (m *Machine) checkTx(st *State, kv Reader, raw []byte, tx *Tx, b *ballot.Ballot, berr error) (*Tx, error) {
 	a := &applier{m: m, st: st.clone(), kv: kv, overlay: map[string][]byte{}, block: &Block{Txs: [][]byte{raw}}, checkOnly: true}
 	a.st.Height = st.Height + 1
 	a.txs = []*Tx{tx}

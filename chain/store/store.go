@@ -505,21 +505,11 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 // is (nil, false, nil), without an error built for it.
 func (s *Store) Lookup(key []byte) ([]byte, bool, error) {
 	var v []byte
-	found := true
-	err := s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(prefixed(nsState, key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			found = false
-			return nil
-		}
-		if err == nil {
-			v, err = item.ValueCopy(nil)
-		}
+	var found bool
+	err := s.view(func(txn *badger.Txn) (err error) {
+		v, found, err = readValue(txn, prefixed(nsState, key))
 		if err != nil {
 			return fmt.Errorf("store: state key %s: %w", showKey(key), err)
-		}
-		if v == nil {
-			v = []byte{}
 		}
 		return nil
 	})
@@ -555,21 +545,34 @@ func (s *Store) get(key []byte, what func() string) ([]byte, error) {
 // getValue reads one key in txn, copying the value out of Badger's buffers.
 // A present but empty value comes back as an empty non-nil slice.
 func getValue(txn *badger.Txn, key []byte, what func() string) ([]byte, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	v, found, err := readValue(txn, key)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("store: %s: %w", what(), err)
+	case !found:
 		return nil, fmt.Errorf("store: %s: %w", what(), ErrNotFound)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what(), err)
+	return v, nil
+}
+
+// readValue reads one key in txn, copying the value out of Badger's
+// buffers; found is false if the key is not there. A present but empty
+// value comes back as an empty non-nil slice.
+func readValue(txn *badger.Txn, key []byte) (v []byte, found bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
 	}
-	v, err := item.ValueCopy(nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what(), err)
+		return nil, false, err
+	}
+	if v, err = item.ValueCopy(nil); err != nil {
+		return nil, false, err
 	}
 	if v == nil {
 		v = []byte{}
 	}
-	return v, nil
+	return v, true, nil
 }
 
 // readHeadRecord reads and decodes the head record; ok is false on an empty store.
