@@ -3,8 +3,10 @@ package ballot
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -137,6 +139,30 @@ func TestCredentialDerivation(t *testing.T) {
 	msg := []byte("ballot")
 	if !ed25519.Verify(a.Public, msg, a.Sign(msg)) {
 		t.Fatal("credential signature does not verify")
+	}
+}
+
+// Hash streams the encoding through SHA-256 in chunks: it must hash exactly
+// the bytes Encode returns, across chunk boundaries (1,000 lines each).
+func TestRollHashIsTheHashOfTheFile(t *testing.T) {
+	rnd := testRand(3)
+	for _, n := range []int{0, 1, 999, 1000, 1001, 2500} {
+		keys := make([]ed25519.PublicKey, n)
+		for i := range keys {
+			keys[i] = make(ed25519.PublicKey, ed25519.PublicKeySize)
+			rnd.Read(keys[i])
+		}
+		roll, err := NewRoll("mayor-2026", keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := roll.Encode()
+		if len(enc) != len("urna voter roll v1\nelection mayor-2026\nvoters \n")+len(strconv.Itoa(n))+65*n {
+			t.Fatalf("%d voters: %d bytes encoded", n, len(enc))
+		}
+		if roll.Hash() != sha256.Sum256(enc) {
+			t.Fatalf("%d voters: Hash is not the SHA-256 of Encode", n)
+		}
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Roll is the public voter roll: the credential public keys of every
@@ -98,19 +100,36 @@ func (r *Roll) check() error {
 func (r *Roll) Encode() []byte {
 	var b bytes.Buffer
 	b.Grow(64 + r.Len()*65)
-	fmt.Fprintf(&b, "%s\nelection %s\nvoters %d\n", rollHeader, r.ElectionID, r.Len())
-	var line [2*ed25519.PublicKeySize + 1]byte
-	line[len(line)-1] = '\n'
-	for i := range r.Len() {
-		hex.Encode(line[:], r.Key(i))
-		b.Write(line[:])
-	}
+	r.writeTo(&b)
 	return b.Bytes()
 }
 
 // Hash is the SHA-256 of the canonical file bytes; the genesis names the
-// roll by it.
-func (r *Roll) Hash() [32]byte { return sha256.Sum256(r.Encode()) }
+// roll by it. It streams the encoding through the hash rather than building
+// it: a million-voter roll encodes to 65 MB, which a station would otherwise
+// allocate at start only to hash it.
+func (r *Roll) Hash() [32]byte {
+	h := sha256.New()
+	r.writeTo(h)
+	return [32]byte(h.Sum(nil))
+}
+
+// writeTo writes the canonical file bytes to w, whose writes cannot fail
+// (a bytes.Buffer, a hash), in chunks of about 64 KB.
+func (r *Roll) writeTo(w io.Writer) {
+	const line = 2*ed25519.PublicKeySize + 1
+	buf := make([]byte, 0, 1000*line)
+	buf = fmt.Appendf(buf, "%s\nelection %s\nvoters %d\n", rollHeader, r.ElectionID, r.Len())
+	for i := range r.Len() {
+		if len(buf)+line > cap(buf) {
+			w.Write(buf)
+			buf = buf[:0]
+		}
+		buf = hex.AppendEncode(buf, r.Key(i))
+		buf = append(buf, '\n')
+	}
+	w.Write(buf)
+}
 
 // Contains reports whether key is an eligible credential.
 func (r *Roll) Contains(key ed25519.PublicKey) bool {
@@ -154,15 +173,22 @@ func DecodeRoll(data []byte) (*Roll, error) {
 		return nil, fmt.Errorf("%w: %d voters need %d bytes of keys, file has %d", ErrBadRoll, count, want, len(rest))
 	}
 	r := &Roll{ElectionID: id, keys: make([]byte, count*ed25519.PublicKeySize)}
+	// The key lines are read in place, without a string per line: a
+	// station decodes a roll of millions at start.
 	for i := range count {
-		line, _ = next()
-		if strings.ToLower(line) != line {
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 { // cannot happen: the length check above counted the bytes
+			return nil, fmt.Errorf("%w: line %d: no end of line", ErrBadRoll, i+4)
+		}
+		hexKey := rest[:j]
+		rest = rest[j+1:]
+		if bytes.ContainsFunc(hexKey, unicode.IsUpper) {
 			return nil, fmt.Errorf("%w: line %d: key must be lowercase hex", ErrBadRoll, i+4)
 		}
-		if len(line) != 2*ed25519.PublicKeySize {
+		if len(hexKey) != 2*ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: line %d: not %d hex-encoded bytes", ErrBadRoll, i+4, ed25519.PublicKeySize)
 		}
-		if _, err := hex.Decode(r.keys[i*ed25519.PublicKeySize:(i+1)*ed25519.PublicKeySize], []byte(line)); err != nil {
+		if _, err := hex.Decode(r.keys[i*ed25519.PublicKeySize:(i+1)*ed25519.PublicKeySize], hexKey); err != nil {
 			return nil, fmt.Errorf("%w: line %d: not %d hex-encoded bytes", ErrBadRoll, i+4, ed25519.PublicKeySize)
 		}
 	}

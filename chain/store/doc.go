@@ -112,6 +112,8 @@
 //	NumCompactors     2       Badger's minimum; a station has few cores
 //	TrimEvery         32 MiB  after this many bytes committed or read, page out the
 //	                          store's memory-mapped files (Linux; negative: never)
+//	TrimInterval      1 s     and this often while the files change (commits, reads,
+//	                          Badger's flushes and compactions; negative: bytes only)
 //
 // Not offered: compression (pointless on ciphertexts) and the index cache
 // (Badger uses it only with encryption, which the store does not enable).
@@ -127,7 +129,11 @@
 // of RSS would grow with the data written or read (419 MB after 100 blocks of
 // 1,000 ballots). On Linux the store therefore pages out the mappings of the
 // files in its directory (madvise MADV_PAGEOUT over what /proc/self/maps lists)
-// after every Options.TrimEvery bytes committed or read, and once after Open,
+// after every Options.TrimEvery bytes committed or read, every
+// Options.TrimInterval while its files change (Badger's compactions read and
+// write tables through the same maps, and its look-ups fault in 64 KiB of a
+// table at a time: far more than the bytes the store counts), and
+// once after Open,
 // in a background goroutine that never holds up a commit and that Close waits
 // for: that part of RSS stays near TrimEvery (19-26 MB in the same run). The
 // pages stay on disk and, if dirty, in the page cache until written back; a

@@ -134,7 +134,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	s.trim = startTrimmer(dir, o.TrimEvery, o.Logger)
+	s.trim = startTrimmer(dir, o.TrimEvery, o.TrimInterval, o.Logger)
 	return s, nil
 }
 

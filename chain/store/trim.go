@@ -2,8 +2,10 @@ package store
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 )
 
 // pageSize is what a point read is counted as at least (see trimmer.addRead):
@@ -12,23 +14,35 @@ import (
 const pageSize = 4096
 
 // trimmer gives the pages of the store's memory-mapped files back to the
-// kernel (pageOutMaps, see trim_linux.go) once the store has written or read
-// TrimEvery bytes since the last trim, in one background goroutine.
+// kernel (pageOutMaps, see trim_linux.go) in one background goroutine: once
+// the store has written or read TrimEvery bytes since the last trim, and
+// every TrimInterval while its files change.
 //
-// Why a byte count and not a timer: the pages Badger leaves resident come
-// from the bytes that go through its maps (commits written to the value log
-// and the memtable's file, tables compaction writes from them, values read
-// back), so counting bytes bounds the store's share of the resident set by
-// about TrimEvery whatever the load, where a timer bounds it only by the
-// interval times a rate nothing limits (a lagging peer fetching the whole
-// chain reads as fast as the disk goes), and wakes an idle node for nothing.
+// Why a byte count: the pages Badger leaves resident come from the bytes
+// that go through its maps (commits written to the value log and the
+// memtable's file, values read back), so counting bytes bounds that share of
+// the resident set by about TrimEvery whatever the load, where a timer alone
+// bounds it only by the interval times a rate nothing limits (a lagging peer
+// fetching the whole chain reads as fast as the disk goes).
+//
+// Why a timer as well: Badger's flushes and compactions read and write
+// tables through the same maps, in its own goroutines, out of the store's
+// sight; and a look-up, counted as the bytes it returns (or 4 KiB), maps in
+// 64 KiB of a table's Bloom filter, index and blocks (the kernel's
+// fault-around). Under full load a station's table pages came back at 12-20
+// MB/s, far more than the bytes counted. The timer trims when bytes were
+// counted since the last trim or Badger's MANIFEST (which records every
+// flush and compaction) changed, so an idle store is not trimmed, and what
+// the tables add to the resident set stays near TrimInterval times that
+// rate.
 //
 // A nil *trimmer (trimming disabled or not supported) does nothing.
 type trimmer struct {
-	dir     string // the store's directory: absolute, symlinks resolved, as /proc/self/maps names it
-	every   int64
-	log     *slog.Logger
-	madvise madviseFunc // sysMadvise, or a test's
+	dir      string // the store's directory: absolute, symlinks resolved, as /proc/self/maps names it
+	every    int64
+	interval time.Duration // <= 0: no timer
+	log      *slog.Logger
+	madvise  madviseFunc // sysMadvise, or a test's
 
 	pending atomic.Int64  // bytes written or read since the last trim started
 	off     atomic.Bool   // set when trimming failed: no more kicks
@@ -36,30 +50,59 @@ type trimmer struct {
 	stop    chan struct{} // closed by close
 	done    chan struct{} // closed when run has returned
 
+	manifest manifestStamp // the MANIFEST as the last trim found it (run's goroutine only)
+
 	trims atomic.Int64 // trims done (tests)
 	paged atomic.Int64 // bytes of mappings advised, summed over trims (tests)
 }
 
 // startTrimmer starts the trimmer of the store in dir, or returns nil if
 // every is negative or the platform cannot trim.
-func startTrimmer(dir string, every int64, log *slog.Logger) *trimmer {
+func startTrimmer(dir string, every int64, interval time.Duration, log *slog.Logger) *trimmer {
 	if every < 0 || !canTrim {
 		return nil
 	}
 	t := &trimmer{
-		dir:     mapsDir(dir),
-		every:   every,
-		log:     log,
-		madvise: sysMadvise,
-		kick:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		dir:      mapsDir(dir),
+		every:    every,
+		interval: interval,
+		log:      log,
+		madvise:  sysMadvise,
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	// Open has read the tables and replayed the memtable's log through the
 	// maps: the first trim follows it.
 	t.kick <- struct{}{}
 	go t.run()
 	return t
+}
+
+// manifestStamp is what changes in Badger's MANIFEST file when a flush or a
+// compaction is recorded: it only grows, or is rewritten.
+type manifestStamp struct {
+	size  int64
+	mtime int64 // nanoseconds since 1970
+}
+
+// manifestNow stamps the MANIFEST in dir; the zero stamp if it cannot be
+// read (then the next readable one counts as a change).
+func manifestNow(dir string) manifestStamp {
+	fi, err := os.Stat(filepath.Join(dir, badgerManifest))
+	if err != nil {
+		return manifestStamp{}
+	}
+	return manifestStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+}
+
+// badgerManifest is the name of Badger's manifest file in its directory.
+const badgerManifest = "MANIFEST"
+
+// due reports whether the timer should trim: bytes were counted since the
+// last trim, or Badger has flushed or compacted since.
+func (t *trimmer) due() bool {
+	return t.pending.Load() > 0 || manifestNow(t.dir) != t.manifest
 }
 
 // madviseFunc is the madvise system call's signature.
@@ -100,15 +143,26 @@ func (t *trimmer) addRead(n int) { t.add(int64(max(n, pageSize))) }
 // store works as before, with a larger resident set.
 func (t *trimmer) run() {
 	defer close(t.done)
+	var tick <-chan time.Time
+	if t.interval > 0 {
+		ticker := time.NewTicker(t.interval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	for {
 		select {
 		case <-t.stop:
 			return
 		case <-t.kick:
+		case <-tick:
+			if !t.due() {
+				continue
+			}
 		}
 		// Reset before the trim, so that what is written during it counts
-		// towards the next one.
+		// towards the next one; likewise the MANIFEST.
 		t.pending.Store(0)
+		t.manifest = manifestNow(t.dir)
 		n, err := pageOutMaps(t.dir, t.madvise)
 		if err != nil {
 			t.off.Store(true)

@@ -397,6 +397,57 @@ func TestTrimEveryOption(t *testing.T) {
 	s.Close()
 }
 
+// waitTrims waits up to a few seconds for the store to have done at least n
+// trims, and returns how many it has done.
+func waitTrims(t *testing.T, s *store.Store, n int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		trims, _ := store.TrimStats(s)
+		if trims >= n || time.Now().After(deadline) {
+			return trims
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The timer trims a store whose files changed since the last trim, however
+// few bytes that was, and leaves an idle store alone; TrimInterval < 0 turns
+// the timer off.
+func TestTrimIntervalTrimsAfterActivityOnly(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	s := openStore(t, t.TempDir(), store.Options{TrimEvery: 1 << 40, TrimInterval: interval})
+	defer s.Close()
+	if n := waitTrims(t, s, 1); n < 1 {
+		t.Fatal("no trim after Open")
+	}
+	time.Sleep(4 * interval) // let the first trim's MANIFEST stamp settle
+	idle, _ := store.TrimStats(s)
+	time.Sleep(15 * interval)
+	if n, _ := store.TrimStats(s); n != idle {
+		t.Fatalf("idle store: %d trims over 15 intervals; want none", n-idle)
+	}
+	if err := s.Commit(bigCommit(1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if n := waitTrims(t, s, idle+1); n <= idle {
+		t.Fatal("no trim within 5 s of a commit of 1,000 bytes with TrimInterval 20 ms")
+	}
+
+	off := openStore(t, t.TempDir(), store.Options{TrimEvery: 1 << 40, TrimInterval: -1})
+	defer off.Close()
+	if n := waitTrims(t, off, 1); n < 1 {
+		t.Fatal("TrimInterval -1: no trim after Open")
+	}
+	if err := off.Commit(bigCommit(1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(15 * interval)
+	if n, _ := store.TrimStats(off); n != 1 {
+		t.Fatalf("TrimInterval -1: %d trims after a small commit; want only Open's", n)
+	}
+}
+
 func TestParseMapsLine(t *testing.T) {
 	for _, c := range []struct {
 		line       string
