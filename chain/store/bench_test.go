@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/urna-vote/urna/chain/store"
 )
@@ -164,5 +165,57 @@ func BenchmarkBlock(b *testing.B) {
 		if err != nil || len(blk) != len(bb.block) {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLookupMiss: a state look-up of a key that is not there, in a store
+// holding the state keys of 300,000 ballots (2.1 M random keys, as credentials
+// and ciphertexts are): what the state machine does for every new ballot's
+// credential, tracking code and ciphertexts. Nearly all of its cost is
+// Badger's Bloom filters, one per table in level 0 and one per level below,
+// and the table blocks read when a filter gives a false positive.
+// URNA_BENCH_TRIM_INTERVAL_MS sets Options.TrimInterval (-1: trim by bytes
+// only), to measure what paging the tables out costs the look-ups.
+func BenchmarkLookupMiss(b *testing.B) {
+	const (
+		blocks        = 300
+		keysPerBlock  = 7000 // 1,000 ballots × 7 state keys
+		keyLen        = 37   // "cred/" and a 32-byte key
+		valueLen      = 32   // a ballot hash
+		lookupsToMake = 1 << 16
+	)
+	rng := rand.New(rand.NewPCG(5, 6))
+	randomKey := func() []byte {
+		k := make([]byte, keyLen)
+		for i := range k {
+			k[i] = byte(rng.Uint32())
+		}
+		return k
+	}
+	s := openStore(b, b.TempDir(), store.Options{TrimInterval: time.Duration(envInt(b, "URNA_BENCH_TRIM_INTERVAL_MS", 0)) * time.Millisecond})
+	defer s.Close()
+	value := make([]byte, valueLen)
+	for h := uint64(1); h <= blocks; h++ {
+		c := &store.Commit{Height: h, Block: make([]byte, 4096), Certificate: make([]byte, 700), State: make([]byte, 2048)}
+		binary.BigEndian.PutUint64(c.BlockHash[:], h)
+		c.Writes = make([]store.KV, keysPerBlock)
+		for i := range c.Writes {
+			c.Writes[i] = store.KV{Key: randomKey(), Value: value}
+		}
+		slices.SortFunc(c.Writes, func(x, y store.KV) int { return bytes.Compare(x.Key, y.Key) })
+		if err := s.Commit(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	misses := make([][]byte, lookupsToMake)
+	for i := range misses {
+		misses[i] = randomKey()
+	}
+	i := 0
+	for b.Loop() {
+		if _, found, err := s.Lookup(misses[i%len(misses)]); err != nil || found {
+			b.Fatalf("Lookup of an absent key: found %v, %v", found, err)
+		}
+		i++
 	}
 }

@@ -100,7 +100,7 @@ func TestCrashChild(t *testing.T) {
 	os.Exit(5)
 }
 
-func envInt(t *testing.T, name string, def int) int {
+func envInt(t testing.TB, name string, def int) int {
 	v := os.Getenv(name)
 	if v == "" {
 		return def

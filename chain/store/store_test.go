@@ -496,6 +496,9 @@ func TestBadgerOptions(t *testing.T) {
 		bo.BlockCacheSize != store.DefaultBlockCacheSize || bo.NumCompactors != store.DefaultNumCompactors {
 		t.Errorf("defaults not applied: %+v", bo)
 	}
+	if bo.BloomFalsePositive != 0.001 {
+		t.Errorf("BloomFalsePositive %v: look-ups of new keys would read table blocks ten times as often", bo.BloomFalsePositive)
+	}
 	bo, err = store.BadgerOptions("x", store.Options{MemTableSize: 64 << 20, ValueThreshold: 1 << 20})
 	if err != nil || bo.MemTableSize != 64<<20 || bo.ValueThreshold != 1<<20 {
 		t.Errorf("options not passed on: %+v, %v", bo, err)
