@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -260,10 +261,29 @@ func (c *cluster) waitFor(what string, timeout time.Duration, cond func(s Status
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out waiting for %s (a station is at height %d, %s)", what, last.Height, last.Phase)
+			c.t.Fatalf("timed out waiting for %s (a station is at height %d, %s); each station's chain:\n%s",
+				what, last.Height, last.Phase, c.dkgReport())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// dkgReport is, for each running station, its height and phase and the key
+// generation as its chain records it (bit d of a mask: station or dealer d),
+// so that a wait that timed out in SETUP says which DKG step is missing.
+func (c *cluster) dkgReport() string {
+	var b strings.Builder
+	for i := range c.engines {
+		eng := c.engine(i)
+		if eng == nil {
+			fmt.Fprintf(&b, "  station %d: not running\n", i)
+			continue
+		}
+		st := eng.Ledger().State()
+		fmt.Fprintf(&b, "  station %d: height %d, %s; dealt %b, responded %b, justified %b, announced %b\n",
+			i, st.Height, st.Phase, st.Dealt, st.Responded, st.Justified, st.Announced)
+	}
+	return b.String()
 }
 
 func (c *cluster) waitPhase(p chain.Phase, timeout time.Duration) {
