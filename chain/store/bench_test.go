@@ -184,14 +184,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 		valueLen      = 32   // a ballot hash
 		lookupsToMake = 1 << 16
 	)
-	rng := rand.New(rand.NewPCG(5, 6))
-	randomKey := func() []byte {
-		k := make([]byte, keyLen)
-		for i := range k {
-			k[i] = byte(rng.Uint32())
-		}
-		return k
-	}
+	rng := rand.NewChaCha8([32]byte{5, 6})
 	s := openStore(b, b.TempDir(), store.Options{TrimInterval: time.Duration(envInt(b, "URNA_BENCH_TRIM_INTERVAL_MS", 0)) * time.Millisecond})
 	defer s.Close()
 	value := make([]byte, valueLen)
@@ -200,16 +193,16 @@ func BenchmarkLookupMiss(b *testing.B) {
 		binary.BigEndian.PutUint64(c.BlockHash[:], h)
 		c.Writes = make([]store.KV, keysPerBlock)
 		for i := range c.Writes {
-			c.Writes[i] = store.KV{Key: randomKey(), Value: value}
+			c.Writes[i] = store.KV{Key: randomBytes(rng, keyLen), Value: value}
 		}
-		slices.SortFunc(c.Writes, func(x, y store.KV) int { return bytes.Compare(x.Key, y.Key) })
+		sortKVs(c.Writes)
 		if err := s.Commit(c); err != nil {
 			b.Fatal(err)
 		}
 	}
 	misses := make([][]byte, lookupsToMake)
 	for i := range misses {
-		misses[i] = randomKey()
+		misses[i] = randomBytes(rng, keyLen)
 	}
 	i := 0
 	for b.Loop() {

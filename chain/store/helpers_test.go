@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -182,4 +183,17 @@ func (h *recordingHandler) find(level slog.Level, key string, value slog.Value) 
 		}
 	}
 	return slog.Record{}, false
+}
+
+// randomBytes returns n bytes from r: keys and values of the scale tests,
+// random as credentials, tracking codes and ciphertexts are.
+func randomBytes(r *rand.ChaCha8, n int) []byte {
+	b := make([]byte, n)
+	r.Read(b)
+	return b
+}
+
+// sortKVs puts writes in key order, as a commit's writes come.
+func sortKVs(kvs []store.KV) {
+	slices.SortFunc(kvs, func(x, y store.KV) int { return bytes.Compare(x.Key, y.Key) })
 }

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
@@ -36,18 +35,12 @@ func TestCommitLatencyAtScale(t *testing.T) {
 		ballotBytes = 2150
 		stateKeys   = 7
 	)
-	rng := rand.New(rand.NewPCG(7, 8))
-	fill := func(b []byte) []byte {
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	rng := rand.NewChaCha8([32]byte{7, 8})
 	dir := t.TempDir()
 	s := openStore(t, dir, store.Options{})
 	defer s.Close()
-	block := fill(make([]byte, perBlock*ballotBytes))
-	value := fill(make([]byte, 32))
+	block := randomBytes(rng, perBlock*ballotBytes)
+	value := randomBytes(rng, 32)
 	var band []time.Duration
 	start := time.Now()
 	var worst time.Duration
@@ -59,12 +52,12 @@ func TestCommitLatencyAtScale(t *testing.T) {
 		c.Index = make([]store.KV, 0, perBlock)
 		for range perBlock {
 			for range stateKeys {
-				c.Writes = append(c.Writes, store.KV{Key: fill(make([]byte, 37)), Value: value})
+				c.Writes = append(c.Writes, store.KV{Key: randomBytes(rng, 37), Value: value})
 			}
-			c.Index = append(c.Index, store.KV{Key: fill(make([]byte, 35)), Value: value[:20]})
+			c.Index = append(c.Index, store.KV{Key: randomBytes(rng, 35), Value: value[:20]})
 		}
-		slices.SortFunc(c.Writes, func(x, y store.KV) int { return bytes.Compare(x.Key, y.Key) })
-		slices.SortFunc(c.Index, func(x, y store.KV) int { return bytes.Compare(x.Key, y.Key) })
+		sortKVs(c.Writes)
+		sortKVs(c.Index)
 		t0 := time.Now()
 		if err := s.Commit(c); err != nil {
 			t.Fatal(err)
